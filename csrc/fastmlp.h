@@ -1,0 +1,189 @@
+/*
+ * fastmlp.h - the one public C header of fastmlp.
+ *
+ * Every kernel exists for float (_f32) and double (_f64). All matrices are
+ * row-major. Unless a comment says otherwise, pointers name distinct,
+ * non-overlapping buffers of exactly the size the shape arguments give, and
+ * the caller (the Cython bindings) has already checked shapes and dtypes:
+ * these functions do no validation of their own.
+ *
+ * Results never depend on the number of OpenMP threads: work is split over
+ * independent outputs, and every reduction adds its terms in a fixed order.
+ */
+#ifndef FASTMLP_H
+#define FASTMLP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- activations (also the GEMM epilogue) ------------------------------ */
+
+typedef enum {
+    FM_ACT_IDENTITY = 0,
+    FM_ACT_SIGMOID = 1,
+    FM_ACT_TANH = 2,
+    FM_ACT_RELU = 3,
+    FM_ACT_LEAKY_RELU = 4, /* uses the slope argument, >= 0 */
+    FM_ACT_SOFTMAX = 5     /* row-wise over the `cols` of each row */
+} fm_activation;
+
+/* ---- CPU features and micro-kernel dispatch (cpu.c) --------------------- */
+
+typedef enum {
+    FM_ARCH_GENERIC = 0, /* portable C, any CPU */
+    FM_ARCH_AVX2 = 1,    /* AVX2 + FMA */
+    FM_ARCH_AVX512 = 2   /* AVX-512 F/DQ/BW/VL */
+} fm_arch;
+
+/* Name of an arch ("generic", "avx2", "avx512"), or NULL if out of range. */
+const char *fm_arch_name(int arch);
+/* 1 if the arch's micro-kernels were compiled into this build. */
+int fm_arch_compiled(int arch);
+/* 1 if this CPU and OS can run the arch (CPUID and XGETBV both agree). */
+int fm_arch_supported(int arch);
+/* The arch in use. On first call picks the best supported one, or the one
+ * named by the environment variable FASTMLP_ARCH if it is supported. */
+int fm_arch_selected(void);
+/* Select an arch. Returns 0 on success, -1 if it is not compiled in or not
+ * supported by this machine (the selection is then unchanged). */
+int fm_arch_select(int arch);
+/* What FASTMLP_ARCH asked for at start-up, and whether it could be honoured:
+ * -1 unset, -2 unknown name, -3 not supported here, else the arch chosen. */
+int fm_arch_env_request(void);
+
+/* ---- threads and build facts (threads.c) -------------------------------- */
+
+void fm_set_num_threads(int n);   /* omp_set_num_threads; 1 without OpenMP */
+int fm_get_num_threads(void);     /* omp_get_max_threads */
+int fm_openmp_version(void);      /* _OPENMP (yyyymm), 0 without OpenMP */
+const char *fm_compiler(void);    /* e.g. "GCC 12.2.0" */
+
+/* ---- GEMM (gemm.c + gemm_<arch>.c) -------------------------------------- */
+
+/*
+ * C = act(alpha * op(A) * op(B) + beta * C + bias)
+ *
+ * op(A) is m x k: A is stored m x k (lda >= k) or, when trans_a, k x m
+ * (lda >= m). op(B) is k x n: B is k x n (ldb >= n) or, when trans_b, n x k
+ * (ldb >= k). C is m x n with ldc >= n. bias is NULL or n values added to
+ * every row. When beta == 0, C is written without being read (NaN in C is
+ * ignored), as in BLAS. k == 0 is allowed: then C = act(beta*C + bias).
+ * slope is the leaky_relu negative slope (ignored by other activations).
+ * C must not overlap A, B or bias.
+ */
+void fm_gemm_f32(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                 float alpha, const float *a, ptrdiff_t lda,
+                 const float *b, ptrdiff_t ldb, float beta, float *c, ptrdiff_t ldc,
+                 const float *bias, int act, float slope);
+void fm_gemm_f64(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                 double alpha, const double *a, ptrdiff_t lda,
+                 const double *b, ptrdiff_t ldb, double beta, double *c, ptrdiff_t ldc,
+                 const double *bias, int act, double slope);
+
+/* ---- activations and bias gradient (elementwise.c) ---------------------- */
+
+/* y = act(x) over a contiguous rows x cols block; y may equal x (in place).
+ * Softmax is numerically stable (max subtracted per row). */
+void fm_act_forward_f32(int act, float slope, ptrdiff_t rows, ptrdiff_t cols,
+                        const float *x, float *y);
+void fm_act_forward_f64(int act, double slope, ptrdiff_t rows, ptrdiff_t cols,
+                        const double *x, double *y);
+
+/* dx = grad * act'(.) expressed through the forward OUTPUT y, in one pass.
+ * For softmax: dx = y * (grad - sum_j grad_j y_j) per row.
+ * dx may equal grad (in place); it must not partially overlap y. */
+void fm_act_backward_f32(int act, float slope, ptrdiff_t rows, ptrdiff_t cols,
+                         const float *grad, const float *y, float *dx);
+void fm_act_backward_f64(int act, double slope, ptrdiff_t rows, ptrdiff_t cols,
+                         const double *grad, const double *y, double *dx);
+
+/* out[j] = sum_i x[i, j] (the bias gradient), rows added in order 0..rows-1. */
+void fm_column_sum_f32(ptrdiff_t rows, ptrdiff_t cols, const float *x, float *out);
+void fm_column_sum_f64(ptrdiff_t rows, ptrdiff_t cols, const double *x, double *out);
+
+/* ---- fused losses (loss.c) ----------------------------------------------
+ * Each returns the mean loss (as Keras reduces it) and, when grad is not
+ * NULL, writes d(mean loss)/d(input) into grad in the same pass. The sum is
+ * accumulated in double, in fixed-size chunks added in order, so it does not
+ * depend on the thread count. Stable for |z| up to at least 1e4.
+ */
+
+/* Softmax + categorical cross-entropy on logits z (rows x cols), target a
+ * probability row (one-hot) per sample. Mean over rows. */
+double fm_softmax_xent_f32(ptrdiff_t rows, ptrdiff_t cols, const float *z,
+                           const float *target, float *grad);
+double fm_softmax_xent_f64(ptrdiff_t rows, ptrdiff_t cols, const double *z,
+                           const double *target, double *grad);
+
+/* Same with integer labels, each in [0, cols) (checked by the caller). */
+double fm_softmax_xent_sparse_f32(ptrdiff_t rows, ptrdiff_t cols, const float *z,
+                                  const int64_t *labels, float *grad);
+double fm_softmax_xent_sparse_f64(ptrdiff_t rows, ptrdiff_t cols, const double *z,
+                                  const int64_t *labels, double *grad);
+
+/* Sigmoid + binary cross-entropy on logits z, targets in [0, 1]; mean over
+ * all n elements. */
+double fm_sigmoid_bce_f32(ptrdiff_t n, const float *z, const float *target, float *grad);
+double fm_sigmoid_bce_f64(ptrdiff_t n, const double *z, const double *target, double *grad);
+
+/* Mean squared error, mean over all n elements: mean((y - t)^2). */
+double fm_mse_f32(ptrdiff_t n, const float *y, const float *target, float *grad);
+double fm_mse_f64(ptrdiff_t n, const double *y, const double *target, double *grad);
+
+/* Mean absolute error, mean over all n elements; gradient sign(y - t)/n,
+ * 0 where y == t. */
+double fm_mae_f32(ptrdiff_t n, const float *y, const float *target, float *grad);
+double fm_mae_f64(ptrdiff_t n, const double *y, const double *target, double *grad);
+
+/* Textbook sum of squared errors, 1/2 * sum_j (y_j - t_j)^2 per sample,
+ * averaged over the rows of the batch; gradient (y - t) / rows. */
+double fm_sse_f32(ptrdiff_t rows, ptrdiff_t cols, const float *y, const float *target,
+                  float *grad);
+double fm_sse_f64(ptrdiff_t rows, ptrdiff_t cols, const double *y, const double *target,
+                  double *grad);
+
+/* ---- optimizer updates in place over flat buffers (optim.c) -------------
+ * n parameters w, their gradients g, and the optimizer's state buffers.
+ * weight_decay > 0 adds the L2 term: g <- g + weight_decay * w (coupled,
+ * as PyTorch's weight_decay and Keras's l2 regularizer gradient), before
+ * the update. Update rules are Keras's; see optimizers.py for the formulas.
+ */
+
+/* w -= lr * g */
+void fm_sgd_f32(ptrdiff_t n, float *w, const float *g, double lr, double weight_decay);
+void fm_sgd_f64(ptrdiff_t n, double *w, const double *g, double lr, double weight_decay);
+
+/* v = momentum * v - lr * g; w += v, or for Nesterov w += momentum * v - lr * g */
+void fm_momentum_f32(ptrdiff_t n, float *w, const float *g, float *v, double lr,
+                     double momentum, int nesterov, double weight_decay);
+void fm_momentum_f64(ptrdiff_t n, double *w, const double *g, double *v, double lr,
+                     double momentum, int nesterov, double weight_decay);
+
+/* acc += g^2; w -= lr * g / sqrt(acc + eps)  (Keras 3) */
+void fm_adagrad_f32(ptrdiff_t n, float *w, const float *g, float *acc, double lr,
+                    double eps, double weight_decay);
+void fm_adagrad_f64(ptrdiff_t n, double *w, const double *g, double *acc, double lr,
+                    double eps, double weight_decay);
+
+/* ms = rho * ms + (1 - rho) * g^2; w -= lr * g / sqrt(ms + eps)  (Keras 3) */
+void fm_rmsprop_f32(ptrdiff_t n, float *w, const float *g, float *ms, double lr,
+                    double rho, double eps, double weight_decay);
+void fm_rmsprop_f64(ptrdiff_t n, double *w, const double *g, double *ms, double lr,
+                    double rho, double eps, double weight_decay);
+
+/* Kingma & Ba with Keras's epsilon placement, step t >= 1:
+ * m += (1-b1)(g - m); v += (1-b2)(g^2 - v);
+ * w -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps) */
+void fm_adam_f32(ptrdiff_t n, float *w, const float *g, float *m, float *v, double lr,
+                 double beta1, double beta2, double eps, int64_t step, double weight_decay);
+void fm_adam_f64(ptrdiff_t n, double *w, const double *g, double *m, double *v, double lr,
+                 double beta1, double beta2, double eps, int64_t step, double weight_decay);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FASTMLP_H */

@@ -1,0 +1,24 @@
+"""fastmlp: train multilayer perceptrons on the CPU, fast.
+
+C/OpenMP kernels under a Keras-style API::
+
+    import fastmlp as fm
+    model = fm.Sequential([fm.Input(shape=(784,)),
+                           fm.Dense(256, activation="relu"),
+                           fm.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="categorical_crossentropy",
+                  metrics=["accuracy"])
+    model.fit(x_train, y_train, epochs=5, batch_size=128)
+"""
+
+from fastmlp._version import __version__
+from fastmlp._config import get_num_threads, set_num_threads, show_config
+from fastmlp import backends
+
+__all__ = [
+    "__version__",
+    "backends",
+    "get_num_threads",
+    "set_num_threads",
+    "show_config",
+]

@@ -1,0 +1,145 @@
+"""Argument checks shared by both backends, so both fail the same way.
+
+Each check names the op and the argument and says what it got. The C
+bindings check again (memory safety); these give the user-facing message.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def as_float_arrays(op: str, **arrays: object) -> tuple[np.ndarray, ...]:
+    """Return the arguments as C-contiguous arrays of one float dtype.
+
+    Non-contiguous arrays are copied; integer, bool or object arrays and a
+    mix of float32 with float64 raise TypeError naming the argument.
+    """
+    out = []
+    dtype = None
+    first = None
+    for name, value in arrays.items():
+        arr = np.asarray(value)
+        if arr.dtype not in FLOAT_DTYPES:
+            raise TypeError(
+                f"{op}: {name} has dtype {arr.dtype} (shape {arr.shape}); "
+                "expected float32 or float64"
+            )
+        if dtype is None:
+            dtype, first = arr.dtype, name
+        elif arr.dtype != dtype:
+            raise TypeError(
+                f"{op}: {name} has dtype {arr.dtype} but {first} has {dtype}; "
+                "all arrays must share one dtype"
+            )
+        out.append(np.ascontiguousarray(arr))
+    return tuple(out)
+
+
+def check_ndim(op: str, name: str, arr: np.ndarray, ndim: int) -> None:
+    """Raise ValueError unless ``arr`` has ``ndim`` dimensions."""
+    if arr.ndim != ndim:
+        raise ValueError(f"{op}: {name} must be {ndim}-D, got shape {arr.shape}")
+
+
+def check_same_shape(op: str, names: tuple[str, str], a: np.ndarray, b: np.ndarray) -> None:
+    """Raise ValueError unless two arrays have the same shape."""
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{op}: {names[0]} has shape {a.shape} but {names[1]} has shape {b.shape}; "
+            "they must match"
+        )
+
+
+def prepare_out(
+    op: str, name: str, out: object, shape: tuple[int, ...], dtype: np.dtype
+) -> np.ndarray:
+    """Return ``out``, or a new empty array when it is None, after checking it
+    is a writable C-contiguous ndarray of the given shape and dtype."""
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{op}: {name} must be a numpy.ndarray, got {type(out).__name__}")
+    if out.dtype != dtype:
+        raise TypeError(f"{op}: {name} has dtype {out.dtype}; expected {dtype}")
+    if out.shape != tuple(shape):
+        raise ValueError(f"{op}: {name} has shape {out.shape}; expected {tuple(shape)}")
+    if not out.flags.c_contiguous:
+        raise ValueError(f"{op}: {name} must be C-contiguous (got strides {out.strides})")
+    if not out.flags.writeable:
+        raise ValueError(f"{op}: {name} is read-only")
+    return out
+
+
+def check_inplace_buffer(op: str, name: str, arr: object, size: int, dtype: np.dtype) -> np.ndarray:
+    """Check an optimizer buffer that is updated in place: a writable,
+    C-contiguous 1-D ndarray of ``size`` elements of ``dtype``."""
+    if not isinstance(arr, np.ndarray):
+        raise TypeError(f"{op}: {name} must be a numpy.ndarray, got {type(arr).__name__}")
+    if arr.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{op}: {name} has dtype {arr.dtype}; expected float32 or float64")
+    if arr.dtype != dtype:
+        raise TypeError(f"{op}: {name} has dtype {arr.dtype}; expected {dtype} like params")
+    if arr.ndim != 1 or arr.shape[0] != size:
+        raise ValueError(f"{op}: {name} has shape {arr.shape}; expected ({size},) like params")
+    if not arr.flags.c_contiguous:
+        raise ValueError(f"{op}: {name} must be C-contiguous (got strides {arr.strides})")
+    if not arr.flags.writeable:
+        raise ValueError(f"{op}: {name} is read-only")
+    return arr
+
+
+def check_scalar(op: str, name: str, value: object, *, low: float | None = None,
+                 high: float | None = None, low_open: bool = False) -> float:
+    """Return ``value`` as a finite float within [low, high] (or (low, high]
+    when ``low_open``), else raise ValueError naming it."""
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise TypeError(f"{op}: {name} must be a number, got {value!r}") from None
+    if not math.isfinite(x):
+        raise ValueError(f"{op}: {name} must be finite, got {x}")
+    if low is not None and (x <= low if low_open else x < low):
+        bound = f"> {low}" if low_open else f">= {low}"
+        raise ValueError(f"{op}: {name} must be {bound}, got {x}")
+    if high is not None and x > high:
+        raise ValueError(f"{op}: {name} must be <= {high}, got {x}")
+    return x
+
+
+def check_activation(op: str, name: object) -> str:
+    """Return a valid activation name or raise ValueError listing them."""
+    from fastmlp.backends import ACTIVATIONS
+
+    if name is None:
+        return "identity"
+    if name not in ACTIVATIONS:
+        raise ValueError(f"{op}: unknown activation {name!r}; expected one of {ACTIVATIONS}")
+    return str(name)
+
+
+def check_labels(op: str, labels: object, rows: int, classes: int) -> np.ndarray:
+    """Return integer class labels as a contiguous int64 vector of length
+    ``rows``, each in [0, classes), else raise naming the bad value."""
+    arr = np.asarray(labels)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.dtype.kind not in "iu":
+        if arr.dtype.kind == "f" and arr.size and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+            arr = arr.astype(np.int64)
+        elif arr.dtype.kind == "f" and arr.size == 0:
+            arr = arr.astype(np.int64)
+        else:
+            raise TypeError(f"{op}: labels must be integers, got dtype {arr.dtype} (shape {arr.shape})")
+    if arr.shape != (rows,):
+        raise ValueError(f"{op}: labels has shape {arr.shape}; expected ({rows},), one label per row of logits")
+    if rows:
+        lo, hi = int(arr.min()), int(arr.max())
+        if lo < 0 or hi >= classes:
+            bad = lo if lo < 0 else hi
+            raise ValueError(f"{op}: label {bad} is out of range for {classes} classes (expected 0..{classes - 1})")
+    return np.ascontiguousarray(arr, dtype=np.int64)
