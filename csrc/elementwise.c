@@ -1,0 +1,175 @@
+/*
+ * elementwise.c - activations forward and backward, and the bias gradient.
+ *
+ * Every kernel is written once, for an element type FM_T, in the second half
+ * of this file; the first half includes this file again once per type.
+ * <tgmath.h> makes exp, tanh and fabs pick expf, tanhf and fabsf for float,
+ * so the float kernels compute in float like the NumPy float32 reference.
+ *
+ * Threads: elementwise work is cut into blocks of about FM_BLOCK elements
+ * (whole rows for softmax), handed out with schedule(static). Each output
+ * depends only on its own row, so results never depend on the thread count.
+ * Small work stays serial: below the thresholds a parallel region costs
+ * more than it saves (measured on 2 threads, see the report in git log).
+ */
+#ifndef FM_T
+
+#include "elementwise.h"
+#include "fastmlp.h"
+
+#include <string.h>
+#include <tgmath.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* Elements per block handed to one thread at a time. */
+#define FM_BLOCK 4096
+/* Parallelise only from this many elements: cheap activations (identity,
+ * relu, leaky_relu: memory bound) and ones that call exp or tanh. */
+#define FM_PAR_MIN_CHEAP 65536
+#define FM_PAR_MIN_EXP 8192
+/* Columns summed together by column_sum: a 2 KiB double accumulator. */
+#define FM_COLS_MAX 256
+#define FM_PAR_MIN_COLSUM 65536
+
+static int max_threads(void)
+{
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+static int uses_exp(int act)
+{
+    return act == FM_ACT_SIGMOID || act == FM_ACT_TANH || act == FM_ACT_SOFTMAX;
+}
+
+/* Whether rows x cols elements of activation act are worth a parallel region. */
+static int parallel_pays(int act, ptrdiff_t rows, ptrdiff_t cols)
+{
+    ptrdiff_t min = uses_exp(act) ? FM_PAR_MIN_EXP : FM_PAR_MIN_CHEAP;
+    return rows > 1 && rows * cols >= min && max_threads() > 1;
+}
+
+/* Rows per block: about FM_BLOCK elements, at least one row. */
+static ptrdiff_t rows_per_block(ptrdiff_t cols)
+{
+    return cols >= FM_BLOCK ? 1 : FM_BLOCK / (cols > 0 ? cols : 1);
+}
+
+#define FM_T float
+#define FM_NAME(f) f##_f32
+#include "elementwise.c"
+#undef FM_T
+#undef FM_NAME
+
+#define FM_T double
+#define FM_NAME(f) f##_f64
+#include "elementwise.c"
+#undef FM_T
+#undef FM_NAME
+
+#else /* ---- the kernels, for one element type FM_T ---------------------- */
+
+/* exp(-|x|) lies in (0, 1], so this cannot overflow for any finite x. */
+static inline FM_T FM_NAME(sigmoid)(FM_T x)
+{
+    FM_T e = exp(-fabs(x));
+    FM_T s = (FM_T)1 / ((FM_T)1 + e);
+    return x >= 0 ? s : e * s;
+}
+
+/* Stable softmax of one row of n > 0: the row max is subtracted so exp never
+ * overflows; the sum is taken in double, in order. y may equal x. */
+static void FM_NAME(softmax_row)(ptrdiff_t n, const FM_T *x, FM_T *y)
+{
+    FM_T mx = x[0];
+    for (ptrdiff_t i = 1; i < n; i++)
+        mx = x[i] > mx ? x[i] : mx;
+    double sum = 0.0;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        FM_T e = exp(x[i] - mx);
+        y[i] = e;
+        sum += e;
+    }
+    FM_T inv = (FM_T)(1.0 / sum);
+    for (ptrdiff_t i = 0; i < n; i++)
+        y[i] *= inv;
+}
+
+/* y = act(x) over n contiguous elements that form one softmax row. */
+static void FM_NAME(act_row)(int act, FM_T slope, ptrdiff_t n, const FM_T *x, FM_T *y)
+{
+    if (n <= 0)
+        return;
+    switch (act) {
+    case FM_ACT_SIGMOID:
+        for (ptrdiff_t i = 0; i < n; i++)
+            y[i] = FM_NAME(sigmoid)(x[i]);
+        break;
+    case FM_ACT_TANH:
+        for (ptrdiff_t i = 0; i < n; i++)
+            y[i] = tanh(x[i]);
+        break;
+    case FM_ACT_RELU: /* written so NaN passes through, as np.maximum does */
+        for (ptrdiff_t i = 0; i < n; i++)
+            y[i] = x[i] < 0 ? (FM_T)0 : x[i];
+        break;
+    case FM_ACT_LEAKY_RELU:
+        for (ptrdiff_t i = 0; i < n; i++)
+            y[i] = x[i] < 0 ? slope * x[i] : x[i];
+        break;
+    case FM_ACT_SOFTMAX:
+        FM_NAME(softmax_row)(n, x, y);
+        break;
+    default: /* identity */
+        if (x != y)
+            memmove(y, x, (size_t)n * sizeof(FM_T));
+        break;
+    }
+}
+
+/* y = act(x) on a contiguous rows x cols block. */
+static void FM_NAME(act_block)(int act, FM_T slope, ptrdiff_t rows, ptrdiff_t cols,
+                               const FM_T *x, FM_T *y)
+{
+    if (act != FM_ACT_SOFTMAX) { /* one long row: the longest inner loop */
+        FM_NAME(act_row)(act, slope, rows * cols, x, y);
+        return;
+    }
+    for (ptrdiff_t i = 0; i < rows; i++)
+        FM_NAME(act_row)(act, slope, cols, x + i * cols, y + i * cols);
+}
+
+void FM_NAME(fm_act_inplace)(int act, FM_T slope, ptrdiff_t rows, ptrdiff_t cols,
+                             FM_T *c, ptrdiff_t ldc)
+{
+    if (ldc == cols) {
+        FM_NAME(act_block)(act, slope, rows, cols, c, c);
+        return;
+    }
+    for (ptrdiff_t i = 0; i < rows; i++)
+        FM_NAME(act_row)(act, slope, cols, c + i * ldc, c + i * ldc);
+}
+
+void FM_NAME(fm_act_forward)(int act, FM_T slope, ptrdiff_t rows, ptrdiff_t cols,
+                             const FM_T *x, FM_T *y)
+{
+    if (!parallel_pays(act, rows, cols)) {
+        FM_NAME(act_block)(act, slope, rows, cols, x, y);
+        return;
+    }
+    ptrdiff_t rb = rows_per_block(cols);
+    ptrdiff_t nb = (rows + rb - 1) / rb;
+#pragma omp parallel for schedule(static)
+    for (ptrdiff_t b = 0; b < nb; b++) {
+        ptrdiff_t r0 = b * rb;
+        ptrdiff_t r = rows - r0 < rb ? rows - r0 : rb;
+        FM_NAME(act_block)(act, slope, r, cols, x + r0 * cols, y + r0 * cols);
+    }
+}
+
+#endif /* FM_T */
