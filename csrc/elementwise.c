@@ -172,4 +172,113 @@ void FM_NAME(fm_act_forward)(int act, FM_T slope, ptrdiff_t rows, ptrdiff_t cols
     }
 }
 
+/* dx = grad * act'(.) through the forward output y, for one softmax row of
+ * n elements. dx may equal grad. The softmax dot product is taken in double. */
+static void FM_NAME(act_back_row)(int act, FM_T slope, ptrdiff_t n, const FM_T *g,
+                                  const FM_T *y, FM_T *dx)
+{
+    if (n <= 0)
+        return;
+    switch (act) {
+    case FM_ACT_SIGMOID:
+        for (ptrdiff_t i = 0; i < n; i++)
+            dx[i] = g[i] * (y[i] * ((FM_T)1 - y[i]));
+        break;
+    case FM_ACT_TANH:
+        for (ptrdiff_t i = 0; i < n; i++)
+            dx[i] = g[i] * ((FM_T)1 - y[i] * y[i]);
+        break;
+    case FM_ACT_RELU:
+        for (ptrdiff_t i = 0; i < n; i++)
+            dx[i] = y[i] > 0 ? g[i] : (FM_T)0;
+        break;
+    case FM_ACT_LEAKY_RELU: /* y > 0 exactly where x > 0, as slope >= 0 */
+        for (ptrdiff_t i = 0; i < n; i++)
+            dx[i] = y[i] > 0 ? g[i] : slope * g[i];
+        break;
+    case FM_ACT_SOFTMAX: {
+        double dot = 0.0;
+        for (ptrdiff_t i = 0; i < n; i++)
+            dot += (double)g[i] * y[i];
+        FM_T s = (FM_T)dot;
+        for (ptrdiff_t i = 0; i < n; i++)
+            dx[i] = y[i] * (g[i] - s);
+        break;
+    }
+    default: /* identity */
+        if (g != dx)
+            memmove(dx, g, (size_t)n * sizeof(FM_T));
+        break;
+    }
+}
+
+/* Backward on a contiguous rows x cols block. */
+static void FM_NAME(act_back_block)(int act, FM_T slope, ptrdiff_t rows, ptrdiff_t cols,
+                                    const FM_T *g, const FM_T *y, FM_T *dx)
+{
+    if (act != FM_ACT_SOFTMAX) {
+        FM_NAME(act_back_row)(act, slope, rows * cols, g, y, dx);
+        return;
+    }
+    for (ptrdiff_t i = 0; i < rows; i++)
+        FM_NAME(act_back_row)(act, slope, cols, g + i * cols, y + i * cols, dx + i * cols);
+}
+
+void FM_NAME(fm_act_backward)(int act, FM_T slope, ptrdiff_t rows, ptrdiff_t cols,
+                              const FM_T *grad, const FM_T *y, FM_T *dx)
+{
+    /* backward calls no exp: even softmax is as cheap as relu here */
+    if (!parallel_pays(FM_ACT_RELU, rows, cols)) {
+        FM_NAME(act_back_block)(act, slope, rows, cols, grad, y, dx);
+        return;
+    }
+    ptrdiff_t rb = rows_per_block(cols);
+    ptrdiff_t nb = (rows + rb - 1) / rb;
+#pragma omp parallel for schedule(static)
+    for (ptrdiff_t b = 0; b < nb; b++) {
+        ptrdiff_t r0 = b * rb, off = r0 * cols;
+        ptrdiff_t r = rows - r0 < rb ? rows - r0 : rb;
+        FM_NAME(act_back_block)(act, slope, r, cols, grad + off, y + off, dx + off);
+    }
+}
+
+/* Column sums of block b (columns [b*w, b*w + w) clipped to cols, w <=
+ * FM_COLS_MAX) of x (rows x cols): one pass down the rows, rows in order,
+ * into a small double accumulator. */
+static void FM_NAME(column_sum_block)(ptrdiff_t rows, ptrdiff_t cols, const FM_T *x,
+                                      ptrdiff_t w, ptrdiff_t b, FM_T *out)
+{
+    ptrdiff_t j0 = b * w;
+    ptrdiff_t nj = cols - j0 < w ? cols - j0 : w;
+    double acc[FM_COLS_MAX] = {0};
+    for (ptrdiff_t i = 0; i < rows; i++) {
+        const FM_T *xr = x + i * cols + j0;
+        for (ptrdiff_t j = 0; j < nj; j++)
+            acc[j] += xr[j];
+    }
+    for (ptrdiff_t j = 0; j < nj; j++)
+        out[j0 + j] = (FM_T)acc[j];
+}
+
+void FM_NAME(fm_column_sum)(ptrdiff_t rows, ptrdiff_t cols, const FM_T *x, FM_T *out)
+{
+    if (cols <= 0)
+        return;
+    /* Column blocks are independent and each sums its rows in order, so the
+     * block width (which follows the thread count) never changes a result. */
+    int nt = rows * cols >= FM_PAR_MIN_COLSUM ? max_threads() : 1;
+    ptrdiff_t w = (cols + nt - 1) / nt;
+    w = (w + 15) / 16 * 16;
+    w = w < FM_COLS_MAX ? w : FM_COLS_MAX;
+    ptrdiff_t nb = (cols + w - 1) / w;
+    if (nt == 1 || nb < 2) {
+        for (ptrdiff_t b = 0; b < nb; b++)
+            FM_NAME(column_sum_block)(rows, cols, x, w, b, out);
+        return;
+    }
+#pragma omp parallel for schedule(static)
+    for (ptrdiff_t b = 0; b < nb; b++)
+        FM_NAME(column_sum_block)(rows, cols, x, w, b, out);
+}
+
 #endif /* FM_T */
