@@ -143,3 +143,98 @@ def check_labels(op: str, labels: object, rows: int, classes: int) -> np.ndarray
             bad = lo if lo < 0 else hi
             raise ValueError(f"{op}: label {bad} is out of range for {classes} classes (expected 0..{classes - 1})")
     return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+def check_min_ndim(op: str, name: str, arr: np.ndarray, ndim: int) -> None:
+    """Raise ValueError unless ``arr`` has at least ``ndim`` dimensions."""
+    if arr.ndim < ndim:
+        raise ValueError(f"{op}: {name} must have at least {ndim} dimension(s), got shape {arr.shape}")
+
+
+def check_nonempty(op: str, name: str, arr: np.ndarray) -> None:
+    """A mean loss over no samples is undefined: raise ValueError."""
+    if arr.size == 0:
+        raise ValueError(f"{op}: {name} is empty (shape {arr.shape}); a mean loss needs at least one value")
+
+
+def gemm_shapes(a: np.ndarray, b: np.ndarray, trans_a: bool, trans_b: bool) -> tuple[int, int]:
+    """Return (m, n) of op(a) @ op(b) after checking both are 2-D and the
+    inner dimensions agree."""
+    check_ndim("gemm", "a", a, 2)
+    check_ndim("gemm", "b", b, 2)
+    m, ka = (a.shape[1], a.shape[0]) if trans_a else a.shape
+    kb, n = (b.shape[1], b.shape[0]) if trans_b else b.shape
+    if ka != kb:
+        raise ValueError(
+            f"gemm: op(a) is {m}x{ka} (a {a.shape}, trans_a={bool(trans_a)}) but op(b) is "
+            f"{kb}x{n} (b {b.shape}, trans_b={bool(trans_b)}); inner dimensions must match"
+        )
+    return int(m), int(n)
+
+
+def check_bias(bias: np.ndarray, n: int, dtype: np.dtype) -> None:
+    """bias must be a vector of n values of the GEMM's dtype."""
+    if bias.dtype != dtype:
+        raise TypeError(f"gemm: bias has dtype {bias.dtype} but a has {dtype}")
+    if bias.shape != (n,):
+        raise ValueError(f"gemm: bias has shape {bias.shape}; expected ({n},), one value per output column")
+
+
+def as_rows(op: str, name: str, arr: np.ndarray) -> np.ndarray:
+    """View a 1-D array as one column per sample, keep a 2-D one; else raise."""
+    if arr.ndim == 1:
+        return arr.reshape(-1, 1)
+    check_ndim(op, name, arr, 2)
+    return arr
+
+
+def optimizer_buffers(op: str, params: object, grads: object, **state: object) -> tuple[np.ndarray, ...]:
+    """Check the flat buffers of an optimizer step: params and every state
+    buffer are updated in place, so they must be writable contiguous 1-D
+    float arrays; grads must match params in size and dtype."""
+    if not isinstance(params, np.ndarray):
+        raise TypeError(f"{op}: params must be a numpy.ndarray, got {type(params).__name__}")
+    if params.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{op}: params has dtype {params.dtype}; expected float32 or float64")
+    size = params.size
+    params = check_inplace_buffer(op, "params", params, size, params.dtype)
+    (grads,) = as_float_arrays(op, grads=grads)
+    if grads.dtype != params.dtype:
+        raise TypeError(f"{op}: grads has dtype {grads.dtype} but params has {params.dtype}")
+    if grads.shape != (size,):
+        raise ValueError(f"{op}: grads has shape {grads.shape}; expected ({size},) like params")
+    bufs = [check_inplace_buffer(op, k, v, size, params.dtype) for k, v in state.items()]
+    return (params, grads, *bufs)
+
+
+# Allowed range of each optimizer hyperparameter: (low, high, low_open).
+_HYPER_RANGES = {
+    "learning_rate": (0.0, None, False),
+    "weight_decay": (0.0, None, False),
+    "momentum": (0.0, None, False),
+    "epsilon": (0.0, None, False),
+    "rho": (0.0, 1.0, False),
+    "beta_1": (0.0, 1.0, False),
+    "beta_2": (0.0, 1.0, False),
+}
+
+
+def optimizer_hyper(op: str, **values: object) -> dict[str, float]:
+    """Return the hyperparameters as floats after range checks (all finite)."""
+    out = {}
+    for key, value in values.items():
+        low, high, low_open = _HYPER_RANGES[key]
+        x = check_scalar(op, key, value, low=low, high=high, low_open=low_open)
+        if key in ("rho", "beta_1", "beta_2") and x >= 1.0:
+            raise ValueError(f"{op}: {key} must be < 1, got {x}")
+        out[key] = x
+    return out
+
+
+def check_step(op: str, step: object) -> int:
+    """Adam's step counter: an integer >= 1."""
+    if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
+        raise TypeError(f"{op}: step must be an integer >= 1, got {step!r}")
+    if step < 1:
+        raise ValueError(f"{op}: step must be >= 1, got {step}")
+    return int(step)
