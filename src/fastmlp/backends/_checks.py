@@ -238,3 +238,12 @@ def check_step(op: str, step: object) -> int:
     if step < 1:
         raise ValueError(f"{op}: step must be >= 1, got {step}")
     return int(step)
+
+
+def check_no_overlap(op: str, name: str, out: np.ndarray, **inputs: object) -> None:
+    """Raise ValueError if the output buffer ``name`` shares memory with any
+    of ``inputs`` (None entries are skipped): the kernels read their inputs
+    while writing, so an overlapping output would corrupt them."""
+    for arg, arr in inputs.items():
+        if arr is not None and np.may_share_memory(out, arr):
+            raise ValueError(f"{op}: {name} must not share memory with {arg}")

@@ -1,0 +1,403 @@
+"""The op contract in plain NumPy (see ``fastmlp.backends``): the reference.
+
+This module is written to be read. Every formula here is the one the C
+kernels in csrc/ implement (their comments in csrc/fastmlp.h say the same),
+and the tests hold the C backend against it. It runs the same argument
+checks, in the same order, as ``backends/c.py``, so a bad argument fails
+with the same message whichever backend is used.
+
+Precision: float32 inputs are computed in float32 (Python-float scalars do
+not upcast under NumPy 2's promotion rules); only loss values, which are
+returned as Python floats, are summed in float64.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from fastmlp.backends import _checks as chk
+
+name = "numpy"
+
+
+# ---- GEMM --------------------------------------------------------------------
+
+def gemm(a, b, out=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0,
+         bias=None, activation="identity", slope=0.01):
+    """out = act(alpha * op(a) @ op(b) + beta * out + bias); see fastmlp.backends."""
+    a, b = chk.as_float_arrays("gemm", a=a, b=b)
+    m, n = chk.gemm_shapes(a, b, trans_a, trans_b)
+    alpha = chk.check_scalar("gemm", "alpha", alpha)
+    beta = chk.check_scalar("gemm", "beta", beta)
+    act = chk.check_activation("gemm", activation)
+    slope = chk.check_scalar("gemm", "slope", slope, low=0.0)
+    if bias is not None:
+        (bias,) = chk.as_float_arrays("gemm", bias=bias)
+        chk.check_bias(bias, n, a.dtype)
+    if beta != 0.0 and out is None:
+        raise ValueError("gemm: beta != 0 needs out= holding the C to add")
+    out = chk.prepare_out("gemm", "out", out, (m, n), a.dtype)
+    chk.check_no_overlap("gemm", "out", out, a=a, b=b, bias=bias)
+
+    product = np.matmul(a.T if trans_a else a, b.T if trans_b else b)
+    if alpha != 1.0:
+        product *= alpha
+    if beta == 0.0:
+        out[...] = product  # the old contents are not read, as in BLAS
+    else:
+        out *= beta
+        out += product
+    if bias is not None:
+        out += bias
+    _forward(act, out, out, slope)
+    return out
+
+
+# ---- activations -------------------------------------------------------------
+
+def _forward(act: str, x: np.ndarray, out: np.ndarray, slope: float) -> None:
+    """Write act(x) into out (which may be x)."""
+    if act == "sigmoid":
+        # exp(-|x|) lies in (0, 1]: no overflow for any x. For x >= 0,
+        # 1 / (1 + e^-x); for x < 0 the same value written as e^x / (1 + e^x).
+        e = np.exp(-np.abs(x))
+        np.divide(np.where(x >= 0, 1, e), 1 + e, out=out)
+    elif act == "tanh":
+        np.tanh(x, out=out)
+    elif act == "relu":
+        np.maximum(x, 0, out=out)  # NaN passes through
+    elif act == "leaky_relu":
+        np.copyto(out, np.where(x < 0, slope * x, x))
+    elif act == "softmax":
+        if x.shape[-1] == 0:
+            return  # no classes: nothing to normalise
+        shifted = x - x.max(axis=-1, keepdims=True)  # exp(shifted) <= 1
+        np.exp(shifted, out=out)
+        out /= out.sum(axis=-1, keepdims=True)
+    else:  # identity
+        if out is not x:
+            np.copyto(out, x)
+
+
+def _backward(act: str, grad: np.ndarray, y: np.ndarray, out: np.ndarray, slope: float) -> None:
+    """Write grad * act'(x) into out, with the derivative expressed through
+    the forward output y = act(x). out may be grad."""
+    if act == "sigmoid":
+        np.multiply(grad, y * (1 - y), out=out)
+    elif act == "tanh":
+        np.multiply(grad, 1 - y * y, out=out)
+    elif act == "relu":
+        np.copyto(out, np.where(y > 0, grad, 0))
+    elif act == "leaky_relu":
+        # slope >= 0, so y > 0 exactly where x > 0
+        np.copyto(out, np.where(y > 0, grad, slope * grad))
+    elif act == "softmax":
+        # d softmax: J = diag(y) - y y^T per row, so J^T g = y * (g - <g, y>)
+        dot = np.sum(grad * y, axis=-1, keepdims=True)
+        np.multiply(y, grad - dot, out=out)
+    else:  # identity
+        if out is not grad:
+            np.copyto(out, grad)
+
+
+def activation(name, x, out=None, *, alpha=0.01):
+    """y = name(x); softmax over the last axis."""
+    act = chk.check_activation("activation", name)
+    (x,) = chk.as_float_arrays(act, x=x)
+    slope = chk.check_scalar(act, "alpha", alpha, low=0.0)
+    if act == "softmax":
+        chk.check_min_ndim(act, "x", x, 1)
+    out = chk.prepare_out(act, "out", out, x.shape, x.dtype)
+    _forward(act, x, out, slope)
+    return out
+
+
+def activation_backward(name, grad, y, out=None, *, alpha=0.01):
+    """grad * act'(.) expressed through the forward output y."""
+    act = chk.check_activation("activation_backward", name)
+    op = f"{act}_backward"
+    grad, y = chk.as_float_arrays(op, grad=grad, y=y)
+    chk.check_same_shape(op, ("grad", "y"), grad, y)
+    slope = chk.check_scalar(op, "alpha", alpha, low=0.0)
+    if act == "softmax":
+        chk.check_min_ndim(op, "y", y, 1)
+    out = chk.prepare_out(op, "out", out, y.shape, y.dtype)
+    if out is not grad:
+        chk.check_no_overlap(op, "out", out, y=y)
+    _backward(act, grad, y, out, slope)
+    return out
+
+
+def identity(x, out=None):
+    """Identity: y = x (a copy, or written into out)."""
+    return activation("identity", x, out)
+
+
+def sigmoid(x, out=None):
+    """Logistic sigmoid 1 / (1 + exp(-x)), stable for large |x|."""
+    return activation("sigmoid", x, out)
+
+
+def tanh(x, out=None):
+    """Hyperbolic tangent."""
+    return activation("tanh", x, out)
+
+
+def relu(x, out=None):
+    """max(x, 0)."""
+    return activation("relu", x, out)
+
+
+def leaky_relu(x, alpha=0.01, out=None):
+    """x where x > 0, else alpha * x (alpha >= 0)."""
+    return activation("leaky_relu", x, out, alpha=alpha)
+
+
+def softmax(x, out=None):
+    """Softmax over the last axis, max-subtracted for stability."""
+    return activation("softmax", x, out)
+
+
+def identity_backward(grad, y, out=None):
+    """grad (the identity's derivative is 1)."""
+    return activation_backward("identity", grad, y, out)
+
+
+def sigmoid_backward(grad, y, out=None):
+    """grad * y * (1 - y)."""
+    return activation_backward("sigmoid", grad, y, out)
+
+
+def tanh_backward(grad, y, out=None):
+    """grad * (1 - y**2)."""
+    return activation_backward("tanh", grad, y, out)
+
+
+def relu_backward(grad, y, out=None):
+    """grad where y > 0, else 0."""
+    return activation_backward("relu", grad, y, out)
+
+
+def leaky_relu_backward(grad, y, alpha=0.01, out=None):
+    """grad where y > 0, else alpha * grad."""
+    return activation_backward("leaky_relu", grad, y, out, alpha=alpha)
+
+
+def softmax_backward(grad, y, out=None):
+    """y * (grad - sum(grad * y, axis=-1, keepdims=True))."""
+    return activation_backward("softmax", grad, y, out)
+
+
+# ---- bias gradient -----------------------------------------------------------
+
+def column_sum(x, out=None):
+    """Sum over axis 0 of a 2-D array (the bias gradient)."""
+    (x,) = chk.as_float_arrays("column_sum", x=x)
+    chk.check_ndim("column_sum", "x", x, 2)
+    out = chk.prepare_out("column_sum", "out", out, (x.shape[1],), x.dtype)
+    np.sum(x, axis=0, out=out)
+    return out
+
+
+# ---- fused losses ------------------------------------------------------------
+
+def _loss_inputs(op: str, first: str, x, target, grad, ndim: Optional[int] = None):
+    x, target = chk.as_float_arrays(op, **{first: x, "target": target})
+    chk.check_same_shape(op, (first, "target"), x, target)
+    if ndim is not None:
+        chk.check_ndim(op, first, x, ndim)
+    grad = chk.prepare_out(op, "grad", grad, x.shape, x.dtype)
+    chk.check_no_overlap(op, "grad", grad, **{first: x, "target": target})
+    return x, target, grad
+
+
+def _mean(terms: np.ndarray, count: int) -> float:
+    """Sum per-element (or per-row) loss terms in float64 and divide."""
+    return float(np.sum(terms, dtype=np.float64) / count)
+
+
+def _log_softmax(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (log softmax(z), softmax(z)) row-wise, via log-sum-exp."""
+    shifted = z - z.max(axis=1, keepdims=True)  # every exp(shifted) <= 1
+    exp = np.exp(shifted)
+    total = exp.sum(axis=1, keepdims=True)
+    return shifted - np.log(total), exp / total
+
+
+def softmax_cross_entropy(logits, target, grad=None):
+    """Mean categorical cross-entropy of softmax(logits); grad w.r.t. logits.
+
+    loss = mean over rows of -sum_j t_j log softmax(z)_j. The gradient,
+    softmax(z) * sum_j t_j - t, reduces to softmax(z) - t for targets that
+    sum to one, and stays exact for those that do not (e.g. label noise).
+    """
+    op = "softmax_cross_entropy"
+    z, t, grad = _loss_inputs(op, "logits", logits, target, grad, ndim=2)
+    chk.check_nonempty(op, "logits", z)
+    rows = z.shape[0]
+    log_p, p = _log_softmax(z)
+    loss = _mean(-(t * log_p).sum(axis=1), rows)
+    np.divide(p * t.sum(axis=1, keepdims=True) - t, rows, out=grad)
+    return loss, grad
+
+
+def sparse_softmax_cross_entropy(logits, labels, grad=None):
+    """Mean cross-entropy of softmax(logits) against integer labels.
+
+    loss = mean over rows of -log softmax(z)[label]; the gradient is
+    (softmax(z) - onehot(label)) / rows.
+    """
+    op = "sparse_softmax_cross_entropy"
+    (z,) = chk.as_float_arrays(op, logits=logits)
+    chk.check_ndim(op, "logits", z, 2)
+    chk.check_nonempty(op, "logits", z)
+    labels = chk.check_labels(op, labels, z.shape[0], z.shape[1])
+    grad = chk.prepare_out(op, "grad", grad, z.shape, z.dtype)
+    chk.check_no_overlap(op, "grad", grad, logits=z)
+    rows = z.shape[0]
+    every_row = np.arange(rows)
+    log_p, p = _log_softmax(z)
+    loss = _mean(-log_p[every_row, labels], rows)
+    p[every_row, labels] -= 1
+    np.divide(p, rows, out=grad)
+    return loss, grad
+
+
+def sigmoid_binary_cross_entropy(logits, target, grad=None):
+    """Mean binary cross-entropy of sigmoid(logits); grad w.r.t. logits.
+
+    Per element, -t log s(z) - (1 - t) log(1 - s(z)) written as
+    max(z, 0) - z t + log1p(exp(-|z|)), which never overflows; the
+    gradient is (s(z) - t) / size.
+    """
+    op = "sigmoid_binary_cross_entropy"
+    z, t, grad = _loss_inputs(op, "logits", logits, target, grad)
+    chk.check_nonempty(op, "logits", z)
+    terms = np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z)))
+    loss = _mean(terms, z.size)
+    _forward("sigmoid", z, grad, 0.0)
+    grad -= t
+    grad /= z.size
+    return loss, grad
+
+
+def mean_squared_error(y, target, grad=None):
+    """mean((y - target)**2) over all elements; grad 2 (y - target) / size."""
+    op = "mean_squared_error"
+    y, t, grad = _loss_inputs(op, "y", y, target, grad)
+    chk.check_nonempty(op, "y", y)
+    diff = y - t
+    loss = _mean(diff * diff, y.size)
+    np.multiply(diff, 2 / y.size, out=grad)
+    return loss, grad
+
+
+def mean_absolute_error(y, target, grad=None):
+    """mean(|y - target|) over all elements; grad sign(y - target) / size."""
+    op = "mean_absolute_error"
+    y, t, grad = _loss_inputs(op, "y", y, target, grad)
+    chk.check_nonempty(op, "y", y)
+    diff = y - t
+    loss = _mean(np.abs(diff), y.size)
+    np.divide(np.sign(diff), y.size, out=grad)  # sign is 0 where y == target
+    return loss, grad
+
+
+def sum_squared_error(y, target, grad=None):
+    """Textbook 1/2 * sum of squared errors per sample, averaged over samples.
+
+    A 1-D y holds one output per sample. The gradient is (y - target) / rows.
+    """
+    op = "sum_squared_error"
+    y, t = chk.as_float_arrays(op, y=y, target=target)
+    chk.check_same_shape(op, ("y", "target"), y, t)
+    y2, t2 = chk.as_rows(op, "y", y), chk.as_rows(op, "target", t)
+    chk.check_nonempty(op, "y", y2)
+    grad = chk.prepare_out(op, "grad", grad, y.shape, y.dtype)
+    chk.check_no_overlap(op, "grad", grad, y=y, target=t)
+    rows = y2.shape[0]
+    diff = y - t
+    loss = _mean(0.5 * diff * diff, rows)
+    np.divide(diff, rows, out=grad)
+    return loss, grad
+
+
+# ---- optimizers ----------------------------------------------------------------
+# Each updates params (and its state buffers) in place. Weight decay is the
+# coupled L2 term: the gradient used is g + weight_decay * w.
+
+def _decayed(grads: np.ndarray, params: np.ndarray, weight_decay: float) -> np.ndarray:
+    return grads + weight_decay * params if weight_decay else grads
+
+
+def sgd_update(params, grads, *, learning_rate, weight_decay=0.0):
+    """params -= learning_rate * (grads + weight_decay * params), in place."""
+    op = "sgd_update"
+    params, grads = chk.optimizer_buffers(op, params, grads)
+    h = chk.optimizer_hyper(op, learning_rate=learning_rate, weight_decay=weight_decay)
+    g = _decayed(grads, params, h["weight_decay"])
+    params -= h["learning_rate"] * g
+
+
+def momentum_update(params, grads, velocity, *, learning_rate, momentum, nesterov=False,
+                    weight_decay=0.0):
+    """Keras SGD with momentum, in place:
+    v = momentum * v - lr * g; w += v, or with Nesterov w += momentum * v - lr * g."""
+    op = "momentum_update"
+    params, grads, velocity = chk.optimizer_buffers(op, params, grads, velocity=velocity)
+    h = chk.optimizer_hyper(op, learning_rate=learning_rate, momentum=momentum,
+                            weight_decay=weight_decay)
+    lr, mu = h["learning_rate"], h["momentum"]
+    g = _decayed(grads, params, h["weight_decay"])
+    velocity *= mu
+    velocity -= lr * g
+    if nesterov:
+        params += mu * velocity - lr * g
+    else:
+        params += velocity
+
+
+def adagrad_update(params, grads, accumulator, *, learning_rate, epsilon, weight_decay=0.0):
+    """Keras Adagrad, in place: acc += g^2; w -= lr * g / sqrt(acc + eps)."""
+    op = "adagrad_update"
+    params, grads, accumulator = chk.optimizer_buffers(op, params, grads, accumulator=accumulator)
+    h = chk.optimizer_hyper(op, learning_rate=learning_rate, epsilon=epsilon,
+                            weight_decay=weight_decay)
+    g = _decayed(grads, params, h["weight_decay"])
+    accumulator += g * g
+    params -= h["learning_rate"] * g / np.sqrt(accumulator + h["epsilon"])
+
+
+def rmsprop_update(params, grads, mean_square, *, learning_rate, rho, epsilon, weight_decay=0.0):
+    """Keras RMSprop, in place:
+    ms = rho * ms + (1 - rho) * g^2; w -= lr * g / sqrt(ms + eps)."""
+    op = "rmsprop_update"
+    params, grads, mean_square = chk.optimizer_buffers(op, params, grads, mean_square=mean_square)
+    h = chk.optimizer_hyper(op, learning_rate=learning_rate, rho=rho, epsilon=epsilon,
+                            weight_decay=weight_decay)
+    rho = h["rho"]
+    g = _decayed(grads, params, h["weight_decay"])
+    mean_square *= rho
+    mean_square += (1 - rho) * (g * g)
+    params -= h["learning_rate"] * g / np.sqrt(mean_square + h["epsilon"])
+
+
+def adam_update(params, grads, m, v, *, step, learning_rate, beta_1, beta_2, epsilon,
+                weight_decay=0.0):
+    """Adam with bias correction (Kingma & Ba, Keras's epsilon), in place:
+    m += (1 - b1)(g - m); v += (1 - b2)(g^2 - v);
+    w -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)."""
+    op = "adam_update"
+    params, grads, m, v = chk.optimizer_buffers(op, params, grads, m=m, v=v)
+    step = chk.check_step(op, step)
+    h = chk.optimizer_hyper(op, learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2,
+                            epsilon=epsilon, weight_decay=weight_decay)
+    b1, b2 = h["beta_1"], h["beta_2"]
+    g = _decayed(grads, params, h["weight_decay"])
+    m += (1 - b1) * (g - m)
+    v += (1 - b2) * (g * g - v)
+    # the bias corrections fold into one step size, computed in double
+    step_size = h["learning_rate"] * np.sqrt(1 - b2**step) / (1 - b1**step)
+    params -= float(step_size) * m / (np.sqrt(v) + h["epsilon"])
