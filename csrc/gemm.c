@@ -1,0 +1,473 @@
+/*
+ * gemm.c - C = act(alpha * op(A) * op(B) + beta * C + bias), BLIS style.
+ *
+ * Five loops around a register-blocked micro-kernel:
+ *
+ *   for jc over N in steps of NC          (a block of B, sized for L3)
+ *     for pc over K in steps of KC        (its depth, so a B panel fits L1)
+ *       pack B[pc.., jc..] into NR-wide panels      (shared by all threads)
+ *       for ic over this thread's M in steps of MC  (a block of A for L2)
+ *         pack A[ic.., pc..] into MR-tall panels    (private to the thread)
+ *         for jr over the NR panels: for ir over the MR panels: micro-kernel
+ *
+ * Packing absorbs the transposes and zero-pads the panels to full MR / NR,
+ * so the kernel's inner loop never branches. The kernel and block sizes come
+ * from the arch table (gemm_kernel.h), chosen by fm_arch_selected().
+ *
+ * The loops are written once for both element types: the few places that
+ * must know the type (packing, the epilogue) are reached through a small
+ * table of per-type functions.
+ *
+ * Threads: one OpenMP region per call. Each C element is computed by one
+ * thread, summing over K in the same blocks in the same order whatever the
+ * thread count, so the result does not depend on it (M and N are split,
+ * never K).
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "elementwise.h"
+#include "fastmlp.h"
+#include "gemm_kernel.h"
+
+/* Below this many multiply-adds a GEMM runs on one thread: waking a second
+ * thread and splitting the work costs more than it saves. Measured on a
+ * 2-core Sapphire Rapids (see the commit that set it). */
+#define FM_GEMM_SERIAL_FMAS ((ptrdiff_t)1 << 18)
+
+static ptrdiff_t min_pd(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b; }
+static ptrdiff_t ceil_div(ptrdiff_t a, ptrdiff_t b) { return (a + b - 1) / b; }
+static size_t round_up64(size_t x) { return (x + 63) & ~(size_t)63; }
+
+/* ---- per-type leaves: packing and the epilogue -------------------------- */
+
+/*
+ * Pack op(A)[i0 : i0+mc, p0 : p0+kc] into MR-tall panels: panel q holds
+ * kc steps of MR values at dst + q*MR*kc, rows past mc zero-filled.
+ * op(A)[i, p] is a[i*lda + p], or a[p*lda + i] when trans.
+ */
+#define DEFINE_PACK_A(T, NAME)                                                   \
+    static void NAME(int trans, const void *a_, ptrdiff_t lda, ptrdiff_t i0,      \
+                     ptrdiff_t mc, ptrdiff_t p0, ptrdiff_t kc, int mr, void *dst_) \
+    {                                                                            \
+        const T *a = a_;                                                         \
+        T *dst = dst_;                                                           \
+        for (ptrdiff_t ir = 0; ir < mc; ir += mr) {                              \
+            int rows = (int)min_pd(mr, mc - ir);                                 \
+            T *d = dst + ir * kc;                                                \
+            if (trans) {                                                         \
+                const T *s = a + p0 * lda + i0 + ir;                             \
+                for (ptrdiff_t p = 0; p < kc; p++) {                             \
+                    for (int i = 0; i < rows; i++)                               \
+                        d[p * mr + i] = s[p * lda + i];                          \
+                    for (int i = rows; i < mr; i++)                              \
+                        d[p * mr + i] = 0;                                       \
+                }                                                                \
+            } else {                                                             \
+                const T *s = a + (i0 + ir) * lda + p0;                           \
+                for (int i = 0; i < rows; i++)                                   \
+                    for (ptrdiff_t p = 0; p < kc; p++)                           \
+                        d[p * mr + i] = s[i * lda + p];                          \
+                for (int i = rows; i < mr; i++)                                  \
+                    for (ptrdiff_t p = 0; p < kc; p++)                           \
+                        d[p * mr + i] = 0;                                       \
+            }                                                                    \
+        }                                                                        \
+    }
+
+/*
+ * Pack op(B)[p0 : p0+kc, j0 : j0+nc] into NR-wide panels: panel q holds kc
+ * steps of NR values at dst + q*NR*kc, columns past nc zero-filled.
+ * op(B)[p, j] is b[p*ldb + j], or b[j*ldb + p] when trans.
+ */
+#define DEFINE_PACK_B(T, NAME)                                                   \
+    static void NAME(int trans, const void *b_, ptrdiff_t ldb, ptrdiff_t p0,      \
+                     ptrdiff_t kc, ptrdiff_t j0, ptrdiff_t nc, int nr, void *dst_) \
+    {                                                                            \
+        const T *b = b_;                                                         \
+        T *dst = dst_;                                                           \
+        for (ptrdiff_t jr = 0; jr < nc; jr += nr) {                              \
+            int cols = (int)min_pd(nr, nc - jr);                                 \
+            T *d = dst + jr * kc;                                                \
+            if (trans) {                                                         \
+                const T *s = b + (j0 + jr) * ldb + p0;                           \
+                for (int j = 0; j < cols; j++)                                   \
+                    for (ptrdiff_t p = 0; p < kc; p++)                           \
+                        d[p * nr + j] = s[j * ldb + p];                          \
+                for (int j = cols; j < nr; j++)                                  \
+                    for (ptrdiff_t p = 0; p < kc; p++)                           \
+                        d[p * nr + j] = 0;                                       \
+            } else {                                                             \
+                const T *s = b + p0 * ldb + j0 + jr;                             \
+                for (ptrdiff_t p = 0; p < kc; p++) {                             \
+                    for (int j = 0; j < cols; j++)                               \
+                        d[p * nr + j] = s[p * ldb + j];                          \
+                    for (int j = cols; j < nr; j++)                              \
+                        d[p * nr + j] = 0;                                       \
+                }                                                                \
+            }                                                                    \
+        }                                                                        \
+    }
+
+/* Add bias to each row of a rows x cols block, then the elementwise
+ * activation. Softmax needs whole rows, so it is applied later (finish). */
+#define DEFINE_EPILOGUE(T, NAME, ACT_INPLACE)                                    \
+    static void NAME(void *c_, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols,     \
+                     const void *bias_, int act, double slope)                   \
+    {                                                                            \
+        T *c = c_;                                                               \
+        const T *bias = bias_;                                                   \
+        if (bias != NULL)                                                        \
+            for (ptrdiff_t i = 0; i < rows; i++)                                 \
+                for (ptrdiff_t j = 0; j < cols; j++)                             \
+                    c[i * ldc + j] += bias[j];                                   \
+        if (act != FM_ACT_IDENTITY && act != FM_ACT_SOFTMAX)                     \
+            ACT_INPLACE(act, (T)slope, rows, cols, c, ldc);                      \
+    }
+
+/* C = beta * C on a rows x cols block; beta == 0 writes zeros unread. */
+#define DEFINE_SCALE(T, NAME)                                                    \
+    static void NAME(void *c_, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols,     \
+                     const void *beta_)                                          \
+    {                                                                            \
+        T *c = c_;                                                               \
+        T beta = *(const T *)beta_;                                              \
+        for (ptrdiff_t i = 0; i < rows; i++)                                     \
+            for (ptrdiff_t j = 0; j < cols; j++)                                 \
+                c[i * ldc + j] = beta == 0 ? (T)0 : beta * c[i * ldc + j];      \
+    }
+
+/* The unblocked triple loop, used only if the packing buffers cannot be
+ * allocated: slow, but correct and allocation-free. */
+#define DEFINE_NAIVE(T, NAME)                                                    \
+    static void NAME(int ta, int tb, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,       \
+                     const void *alpha_, const void *a_, ptrdiff_t lda,          \
+                     const void *b_, ptrdiff_t ldb, const void *beta_, void *c_,  \
+                     ptrdiff_t ldc)                                              \
+    {                                                                            \
+        const T *a = a_, *b = b_;                                                \
+        T *c = c_;                                                               \
+        T alpha = *(const T *)alpha_, beta = *(const T *)beta_;                  \
+        for (ptrdiff_t i = 0; i < m; i++)                                        \
+            for (ptrdiff_t j = 0; j < n; j++) {                                  \
+                T s = 0;                                                         \
+                for (ptrdiff_t p = 0; p < k; p++)                                \
+                    s += (ta ? a[p * lda + i] : a[i * lda + p]) *                \
+                         (tb ? b[j * ldb + p] : b[p * ldb + j]);                 \
+                T *cij = &c[i * ldc + j];                                        \
+                *cij = beta == 0 ? alpha * s : alpha * s + beta * *cij;          \
+            }                                                                    \
+    }
+
+DEFINE_PACK_A(float, pack_a_f32)
+DEFINE_PACK_A(double, pack_a_f64)
+DEFINE_PACK_B(float, pack_b_f32)
+DEFINE_PACK_B(double, pack_b_f64)
+DEFINE_EPILOGUE(float, epilogue_f32, fm_act_inplace_f32)
+DEFINE_EPILOGUE(double, epilogue_f64, fm_act_inplace_f64)
+DEFINE_SCALE(float, scale_f32)
+DEFINE_SCALE(double, scale_f64)
+DEFINE_NAIVE(float, naive_f32)
+DEFINE_NAIVE(double, naive_f64)
+
+static void softmax_rows_f32(void *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols)
+{
+    fm_act_inplace_f32(FM_ACT_SOFTMAX, 0.0f, rows, cols, c, ldc);
+}
+
+static void softmax_rows_f64(void *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols)
+{
+    fm_act_inplace_f64(FM_ACT_SOFTMAX, 0.0, rows, cols, c, ldc);
+}
+
+typedef struct {
+    size_t size; /* bytes per element */
+    const void *one;
+    void (*pack_a)(int, const void *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
+                   ptrdiff_t, int, void *);
+    void (*pack_b)(int, const void *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
+                   ptrdiff_t, int, void *);
+    void (*epilogue)(void *, ptrdiff_t, ptrdiff_t, ptrdiff_t, const void *, int, double);
+    void (*scale)(void *, ptrdiff_t, ptrdiff_t, ptrdiff_t, const void *);
+    void (*softmax)(void *, ptrdiff_t, ptrdiff_t, ptrdiff_t);
+    void (*naive)(int, int, ptrdiff_t, ptrdiff_t, ptrdiff_t, const void *, const void *,
+                  ptrdiff_t, const void *, ptrdiff_t, const void *, void *, ptrdiff_t);
+} type_ops;
+
+static const float one_f32 = 1.0f;
+static const double one_f64 = 1.0;
+
+static const type_ops ops_f32 = {sizeof(float), &one_f32, pack_a_f32, pack_b_f32,
+                                 epilogue_f32, scale_f32, softmax_rows_f32, naive_f32};
+static const type_ops ops_f64 = {sizeof(double), &one_f64, pack_a_f64, pack_b_f64,
+                                 epilogue_f64, scale_f64, softmax_rows_f64, naive_f64};
+
+/* ---- the arch table ----------------------------------------------------- */
+
+static const fm_gemm_arch *selected_arch(void)
+{
+    switch (fm_arch_selected()) {
+#ifdef FM_HAVE_AVX512
+    case FM_ARCH_AVX512:
+        return &fm_gemm_arch_avx512;
+#endif
+#ifdef FM_HAVE_AVX2
+    case FM_ARCH_AVX2:
+        return &fm_gemm_arch_avx2;
+#endif
+    default:
+        return &fm_gemm_arch_generic;
+    }
+}
+
+/* ---- packing buffers ---------------------------------------------------- */
+
+/*
+ * One cached workspace, reused across calls: a fresh multi-megabyte buffer
+ * per call would be mmap'ed and page-faulted every time, which costs as much
+ * as a small GEMM. A caller takes it with an atomic exchange; a concurrent
+ * caller finding the slot empty allocates its own, and on return the last
+ * one back stays cached (the other is freed), so nothing leaks.
+ */
+#define WS_HEADER 64 /* keeps the payload 64-byte aligned */
+static _Atomic(void *) ws_cache = NULL;
+
+static char *ws_take(size_t need)
+{
+    void *block = atomic_exchange(&ws_cache, NULL);
+    if (block != NULL && *(size_t *)block >= need)
+        return (char *)block + WS_HEADER;
+    free(block);
+    block = aligned_alloc(64, round_up64(need + WS_HEADER));
+    if (block == NULL)
+        return NULL;
+    *(size_t *)block = need;
+    return (char *)block + WS_HEADER;
+}
+
+static void ws_give_back(char *payload)
+{
+    free(atomic_exchange(&ws_cache, (void *)(payload - WS_HEADER)));
+}
+
+/* ---- the blocked algorithm ---------------------------------------------- */
+
+typedef struct {
+    const type_ops *ops;
+    const fm_gemm_blocking *blk;
+    int trans_a, trans_b;
+    ptrdiff_t m, n, k;
+    const void *alpha, *beta;
+    const char *a, *b;
+    ptrdiff_t lda, ldb;
+    char *c;
+    ptrdiff_t ldc;
+    const void *bias;
+    int act;
+    double slope;
+    ptrdiff_t kc, nc, mc; /* block sizes clipped to the problem */
+    char *packed_b;       /* kc x nc, shared by the team */
+    char *packed_a;       /* mc x kc per thread, a_stride bytes apart */
+    size_t a_stride;
+} gemm_job;
+
+/* [lo, hi) of the `part`-th of `parts` near-equal shares of `count` items. */
+static void share(ptrdiff_t count, int parts, int part, ptrdiff_t *lo, ptrdiff_t *hi)
+{
+    *lo = count * part / parts;
+    *hi = count * (part + 1) / parts;
+}
+
+/*
+ * Split `nt` threads into a tm x tn grid over the MR panels of M and the NR
+ * panels of one NC block, so that the largest share of C is smallest.
+ * On a tie prefer splitting M: each thread then packs only its own A.
+ */
+static int threads_over_m(const gemm_job *job, int nt)
+{
+    ptrdiff_t mpan = ceil_div(job->m, job->blk->mr);
+    ptrdiff_t npan = ceil_div(job->nc, job->blk->nr);
+    int best = 1;
+    ptrdiff_t best_cost = -1;
+    for (int tm = nt; tm >= 1; tm--) {
+        if (nt % tm != 0)
+            continue;
+        ptrdiff_t cost = ceil_div(mpan, tm) * job->blk->mr * ceil_div(npan, nt / tm) *
+                         job->blk->nr;
+        if (best_cost < 0 || cost < best_cost) {
+            best = tm;
+            best_cost = cost;
+        }
+    }
+    return best;
+}
+
+/* Everything one thread of the team does: the five loops over its share. */
+static void gemm_thread(const gemm_job *job, int tid, int nt)
+{
+    const type_ops *ops = job->ops;
+    const fm_gemm_blocking *blk = job->blk;
+    const size_t es = ops->size;
+    const int mr = blk->mr, nr = blk->nr;
+    const int tm = threads_over_m(job, nt), tn = nt / tm;
+    const int has_epilogue = job->bias != NULL ||
+                             (job->act != FM_ACT_IDENTITY && job->act != FM_ACT_SOFTMAX);
+    char *packed_a = job->packed_a + (size_t)tid * job->a_stride;
+
+    /* This thread's rows: whole MR panels, so tiles do not depend on nt. */
+    ptrdiff_t m0, m1;
+    share(ceil_div(job->m, mr), tm, tid / tn, &m0, &m1);
+    m0 *= mr;
+    m1 = min_pd(m1 * mr, job->m);
+
+    for (ptrdiff_t jc = 0; jc < job->n; jc += job->nc) {
+        ptrdiff_t nc = min_pd(job->nc, job->n - jc);
+        ptrdiff_t npan = ceil_div(nc, nr);
+        for (ptrdiff_t pc = 0; pc < job->k; pc += job->kc) {
+            ptrdiff_t kc = min_pd(job->kc, job->k - pc);
+            const void *beta = pc == 0 ? job->beta : ops->one;
+            int last = pc + kc == job->k;
+
+            /* All threads pack a share of B's panels, then all use all. */
+            ptrdiff_t q0, q1;
+            share(npan, nt, tid, &q0, &q1);
+            if (q1 > q0)
+                ops->pack_b(job->trans_b, job->b, job->ldb, pc, kc, jc + q0 * nr,
+                            min_pd(q1 * nr, nc) - q0 * nr, nr,
+                            job->packed_b + (size_t)(q0 * nr * kc) * es);
+#pragma omp barrier
+
+            ptrdiff_t r0, r1; /* this thread's NR panels of the block */
+            share(npan, tn, tid % tn, &r0, &r1);
+            for (ptrdiff_t ic = m0; ic < m1 && r1 > r0; ic += job->mc) {
+                ptrdiff_t mc = min_pd(job->mc, m1 - ic);
+                ops->pack_a(job->trans_a, job->a, job->lda, ic, mc, pc, kc, mr, packed_a);
+                for (ptrdiff_t jr = r0; jr < r1; jr++) {
+                    ptrdiff_t j = jc + jr * nr;
+                    int ncols = (int)min_pd(nr, job->n - j);
+                    const char *bp = job->packed_b + (size_t)(jr * nr * kc) * es;
+                    for (ptrdiff_t ir = 0; ir < mc; ir += mr) {
+                        int nrows = (int)min_pd(mr, mc - ir);
+                        char *ct = job->c + (size_t)((ic + ir) * job->ldc + j) * es;
+                        blk->kernel(kc, job->alpha, packed_a + (size_t)(ir * kc) * es, bp,
+                                    beta, ct, job->ldc, nrows, ncols);
+                        if (last && has_epilogue)
+                            ops->epilogue(ct, job->ldc, nrows, ncols,
+                                          job->bias ? (const char *)job->bias + j * es : NULL,
+                                          job->act, job->slope);
+                    }
+                }
+            }
+            /* B's buffer is refilled next: wait until nobody reads it. */
+#pragma omp barrier
+        }
+    }
+}
+
+/* Softmax over whole rows, once every tile of those rows is done. */
+static void softmax_share(const gemm_job *job, int tid, int nt)
+{
+    ptrdiff_t r0, r1;
+    share(job->m, nt, tid, &r0, &r1);
+    if (r1 > r0)
+        job->ops->softmax(job->c + (size_t)(r0 * job->ldc) * job->ops->size, job->ldc,
+                          r1 - r0, job->n);
+}
+
+/* k == 0 or alpha == 0: no product, C = act(beta*C + bias). A and B are
+ * not read, as in BLAS. */
+static void gemm_no_product(const type_ops *ops, ptrdiff_t m, ptrdiff_t n, const void *beta,
+                            void *c, ptrdiff_t ldc, const void *bias, int act, double slope)
+{
+    ops->scale(c, ldc, m, n, beta);
+    ops->epilogue(c, ldc, m, n, bias, act, slope);
+    if (act == FM_ACT_SOFTMAX)
+        ops->softmax(c, ldc, m, n);
+}
+
+static int team_size(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k)
+{
+#ifdef _OPENMP
+    if (m * n * k >= FM_GEMM_SERIAL_FMAS && !omp_in_parallel())
+        return omp_get_max_threads();
+#else
+    (void)m, (void)n, (void)k;
+#endif
+    return 1;
+}
+
+static void gemm_any(const type_ops *ops, const fm_gemm_blocking *blk, int trans_a,
+                     int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const void *alpha,
+                     int alpha_is_zero, const void *a, ptrdiff_t lda, const void *b,
+                     ptrdiff_t ldb, const void *beta, void *c, ptrdiff_t ldc,
+                     const void *bias, int act, double slope)
+{
+    if (m <= 0 || n <= 0)
+        return;
+    if (k <= 0 || alpha_is_zero) {
+        gemm_no_product(ops, m, n, beta, c, ldc, bias, act, slope);
+        return;
+    }
+    gemm_job job = {ops, blk, trans_a, trans_b, m, n, k, alpha, beta, a, b, lda, ldb,
+                    c, ldc, bias, act, slope, 0, 0, 0, NULL, NULL, 0};
+    job.kc = min_pd(blk->kc, k);
+    job.nc = min_pd(blk->nc, ceil_div(n, blk->nr) * blk->nr);
+    job.mc = min_pd(blk->mc, ceil_div(m, blk->mr) * blk->mr);
+    int nt = team_size(m, n, k);
+
+    size_t b_bytes = round_up64((size_t)(job.kc * job.nc) * ops->size);
+    job.a_stride = round_up64((size_t)(job.mc * job.kc) * ops->size);
+    char *ws = ws_take(b_bytes + (size_t)nt * job.a_stride);
+    if (ws == NULL) {
+        ops->naive(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        ops->epilogue(c, ldc, m, n, bias, act, slope);
+        if (act == FM_ACT_SOFTMAX)
+            ops->softmax(c, ldc, m, n);
+        return;
+    }
+    job.packed_b = ws;
+    job.packed_a = ws + b_bytes;
+
+    if (nt == 1) {
+        gemm_thread(&job, 0, 1);
+        if (act == FM_ACT_SOFTMAX)
+            softmax_share(&job, 0, 1);
+    } else {
+#pragma omp parallel num_threads(nt)
+        {
+#ifdef _OPENMP
+            int tid = omp_get_thread_num(), team = omp_get_num_threads();
+#else
+            int tid = 0, team = 1;
+#endif
+            gemm_thread(&job, tid, team);
+            if (act == FM_ACT_SOFTMAX) {
+#pragma omp barrier
+                softmax_share(&job, tid, team);
+            }
+        }
+    }
+    ws_give_back(ws);
+}
+
+void fm_gemm_f32(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                 float alpha, const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb,
+                 float beta, float *c, ptrdiff_t ldc, const float *bias, int act,
+                 float slope)
+{
+    gemm_any(&ops_f32, &selected_arch()->f32, trans_a, trans_b, m, n, k, &alpha,
+             alpha == 0, a, lda, b, ldb, &beta, c, ldc, bias, act, slope);
+}
+
+void fm_gemm_f64(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                 double alpha, const double *a, ptrdiff_t lda, const double *b,
+                 ptrdiff_t ldb, double beta, double *c, ptrdiff_t ldc, const double *bias,
+                 int act, double slope)
+{
+    gemm_any(&ops_f64, &selected_arch()->f64, trans_a, trans_b, m, n, k, &alpha,
+             alpha == 0, a, lda, b, ldb, &beta, c, ldc, bias, act, slope);
+}
