@@ -1,0 +1,275 @@
+/*
+ * loss.c - fused losses: the mean loss and its gradient in one pass.
+ *
+ * Every kernel is written once, for an element type FM_T, in the second half
+ * of this file; the first half includes this file again once per type
+ * (<tgmath.h> makes exp and log1p pick expf and log1pf for float).
+ *
+ * Determinism: the items (rows, or elements) are cut into chunks whose size
+ * depends only on the shape. Each chunk sums its items' losses in double,
+ * in order, into its own slot; the slots are then added in order. Threads
+ * take whole chunks, so the result is bit-identical for any thread count.
+ *
+ * An empty batch (no rows or no elements) has mean loss 0/0 = NaN, as
+ * np.mean of an empty array.
+ */
+#ifndef FM_T
+
+#include "fastmlp.h"
+
+#include <math.h>
+#include <tgmath.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* About this many elements per chunk, and never more than FM_MAX_CHUNKS
+ * chunks, so the partial sums fit in a small array on the stack. */
+#define FM_CHUNK 4096
+#define FM_MAX_CHUNKS 1024
+/* Parallelise only from this many elements (measured on 2 threads). */
+#define FM_PAR_MIN_EXP 16384   /* losses that call exp per element */
+#define FM_PAR_MIN_CHEAP 65536 /* mse, mae, sse: memory bound */
+
+static int max_threads(void)
+{
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+/* Items per chunk for `items` items of `width` elements each. */
+static ptrdiff_t chunk_items(ptrdiff_t items, ptrdiff_t width)
+{
+    ptrdiff_t c = FM_CHUNK / (width > 1 ? width : 1);
+    ptrdiff_t least = (items + FM_MAX_CHUNKS - 1) / FM_MAX_CHUNKS;
+    c = c > least ? c : least;
+    return c > 1 ? c : 1;
+}
+
+/* part[0] + part[1] + ... in that order. */
+static double sum_in_order(const double *part, ptrdiff_t n)
+{
+    double s = 0.0;
+    for (ptrdiff_t i = 0; i < n; i++)
+        s += part[i];
+    return s;
+}
+
+#define FM_T float
+#define FM_NAME(f) f##_f32
+#include "loss.c"
+#undef FM_T
+#undef FM_NAME
+
+#define FM_T double
+#define FM_NAME(f) f##_f64
+#include "loss.c"
+#undef FM_T
+#undef FM_NAME
+
+#else /* ---- the kernels, for one element type FM_T ---------------------- */
+
+/* What every chunk kernel sees: the inputs, the gradient (or NULL) and the
+ * factor that turns the gradient of a summed loss into that of the mean. */
+typedef struct {
+    ptrdiff_t cols;
+    const FM_T *z;
+    const FM_T *t;
+    const int64_t *labels;
+    FM_T *grad;
+    FM_T grad_scale;
+} FM_NAME(loss_args);
+
+/* Sum of the losses of items [i0, i1), writing their gradients. */
+typedef double (*FM_NAME(chunk_fn))(const FM_NAME(loss_args) *a, ptrdiff_t i0, ptrdiff_t i1);
+
+/* Sum of f over `items` items of `width` elements, chunk by chunk (see the
+ * top of the file); in parallel when there are at least par_min elements. */
+static double FM_NAME(sum_chunks)(FM_NAME(chunk_fn) f, const FM_NAME(loss_args) *a,
+                                  ptrdiff_t items, ptrdiff_t width, ptrdiff_t par_min)
+{
+    ptrdiff_t ck = chunk_items(items, width);
+    ptrdiff_t nc = (items + ck - 1) / ck;
+    double part[FM_MAX_CHUNKS];
+    if (nc < 2 || items * width < par_min || max_threads() < 2) {
+        for (ptrdiff_t c = 0; c < nc; c++)
+            part[c] = f(a, c * ck, items - c * ck < ck ? items : c * ck + ck);
+        return sum_in_order(part, nc);
+    }
+#pragma omp parallel for schedule(static)
+    for (ptrdiff_t c = 0; c < nc; c++)
+        part[c] = f(a, c * ck, items - c * ck < ck ? items : c * ck + ck);
+    return sum_in_order(part, nc);
+}
+
+/* For one row z of n > 0 logits: writes exp(z_j - max) to e (which may be
+ * NULL) and returns log-sum-exp(z), in double. Subtracting the max keeps
+ * every exp in (0, 1]. */
+static double FM_NAME(log_sum_exp)(ptrdiff_t n, const FM_T *z, FM_T *e, double *sum_out)
+{
+    FM_T mx = z[0];
+    for (ptrdiff_t j = 1; j < n; j++)
+        mx = z[j] > mx ? z[j] : mx;
+    double s = 0.0;
+    if (e) {
+        for (ptrdiff_t j = 0; j < n; j++) {
+            e[j] = exp(z[j] - mx);
+            s += e[j];
+        }
+    } else {
+        for (ptrdiff_t j = 0; j < n; j++)
+            s += (double)exp(z[j] - mx);
+    }
+    *sum_out = s;
+    return (double)mx + log(s);
+}
+
+/* Rows [i0, i1) of softmax cross-entropy with probability targets t:
+ * loss_i = sum_j t_ij * (lse_i - z_ij), and the exact gradient for any
+ * targets, d loss_i / d z_ij = softmax_ij * sum_j t_ij - t_ij (which is
+ * softmax - t when the targets sum to 1). */
+static double FM_NAME(xent_rows)(const FM_NAME(loss_args) *a, ptrdiff_t i0, ptrdiff_t i1)
+{
+    ptrdiff_t n = a->cols;
+    double total = 0.0;
+    for (ptrdiff_t i = i0; i < i1 && n > 0; i++) {
+        const FM_T *z = a->z + i * n, *t = a->t + i * n;
+        FM_T *g = a->grad ? a->grad + i * n : NULL;
+        double s, tsum = 0.0, loss = 0.0;
+        double lse = FM_NAME(log_sum_exp)(n, z, g, &s);
+        for (ptrdiff_t j = 0; j < n; j++) {
+            loss += (double)t[j] * (lse - (double)z[j]);
+            tsum += t[j];
+        }
+        total += loss;
+        if (g) {
+            FM_T pscale = (FM_T)(tsum / s) * a->grad_scale;
+            for (ptrdiff_t j = 0; j < n; j++)
+                g[j] = g[j] * pscale - t[j] * a->grad_scale;
+        }
+    }
+    return total;
+}
+
+/* Rows [i0, i1) with integer labels: loss_i = lse_i - z_i,label. */
+static double FM_NAME(xent_sparse_rows)(const FM_NAME(loss_args) *a, ptrdiff_t i0,
+                                        ptrdiff_t i1)
+{
+    ptrdiff_t n = a->cols;
+    double total = 0.0;
+    for (ptrdiff_t i = i0; i < i1 && n > 0; i++) {
+        const FM_T *z = a->z + i * n;
+        FM_T *g = a->grad ? a->grad + i * n : NULL;
+        int64_t label = a->labels[i];
+        double s;
+        total += FM_NAME(log_sum_exp)(n, z, g, &s) - (double)z[label];
+        if (g) {
+            FM_T pscale = (FM_T)(1.0 / s) * a->grad_scale;
+            for (ptrdiff_t j = 0; j < n; j++)
+                g[j] *= pscale;
+            g[label] -= a->grad_scale;
+        }
+    }
+    return total;
+}
+
+/* Elements [i0, i1) of sigmoid + binary cross-entropy on logits:
+ * max(z, 0) - z t + log1p(exp(-|z|)), finite for every finite z; gradient
+ * sigmoid(z) - t with the sigmoid taken from the same exp(-|z|). */
+static double FM_NAME(bce_elems)(const FM_NAME(loss_args) *a, ptrdiff_t i0, ptrdiff_t i1)
+{
+    const FM_T *z = a->z, *t = a->t;
+    double total = 0.0;
+    for (ptrdiff_t i = i0; i < i1; i++) {
+        FM_T e = exp(-fabs(z[i]));
+        double pos = z[i] > 0 ? z[i] : 0;
+        total += pos - (double)z[i] * t[i] + (double)log1p(e);
+        if (a->grad) {
+            FM_T s = (FM_T)1 / ((FM_T)1 + e);
+            FM_T sig = z[i] >= 0 ? s : e * s;
+            a->grad[i] = (sig - t[i]) * a->grad_scale;
+        }
+    }
+    return total;
+}
+
+/* Elements [i0, i1) of (y - t)^2; gradient 2 (y - t) (scaled). MSE and SSE
+ * share it, differing only in the factors applied by their callers. */
+static double FM_NAME(sq_elems)(const FM_NAME(loss_args) *a, ptrdiff_t i0, ptrdiff_t i1)
+{
+    const FM_T *y = a->z, *t = a->t;
+    FM_T *g = a->grad;
+    double total = 0.0;
+    for (ptrdiff_t i = i0; i < i1; i++) {
+        FM_T d = y[i] - t[i];
+        total += (double)d * d;
+        if (g)
+            g[i] = d * a->grad_scale;
+    }
+    return total;
+}
+
+/* Elements [i0, i1) of |y - t|; gradient sign(y - t) (scaled), 0 where y == t
+ * and NaN where y - t is NaN. */
+static double FM_NAME(abs_elems)(const FM_NAME(loss_args) *a, ptrdiff_t i0, ptrdiff_t i1)
+{
+    const FM_T *y = a->z, *t = a->t;
+    FM_T *g = a->grad, k = a->grad_scale;
+    double total = 0.0;
+    for (ptrdiff_t i = i0; i < i1; i++) {
+        FM_T d = y[i] - t[i];
+        total += fabs((double)d);
+        if (g)
+            g[i] = d > 0 ? k : d < 0 ? -k : d * 0;
+    }
+    return total;
+}
+
+double FM_NAME(fm_softmax_xent)(ptrdiff_t rows, ptrdiff_t cols, const FM_T *z,
+                                const FM_T *target, FM_T *grad)
+{
+    FM_NAME(loss_args) a = {cols, z, target, NULL, grad, (FM_T)(1.0 / (double)rows)};
+    double s = FM_NAME(sum_chunks)(FM_NAME(xent_rows), &a, rows, cols, FM_PAR_MIN_EXP);
+    return s / (double)rows;
+}
+
+double FM_NAME(fm_softmax_xent_sparse)(ptrdiff_t rows, ptrdiff_t cols, const FM_T *z,
+                                       const int64_t *labels, FM_T *grad)
+{
+    FM_NAME(loss_args) a = {cols, z, NULL, labels, grad, (FM_T)(1.0 / (double)rows)};
+    double s = FM_NAME(sum_chunks)(FM_NAME(xent_sparse_rows), &a, rows, cols,
+                                   FM_PAR_MIN_EXP);
+    return s / (double)rows;
+}
+
+double FM_NAME(fm_sigmoid_bce)(ptrdiff_t n, const FM_T *z, const FM_T *target, FM_T *grad)
+{
+    FM_NAME(loss_args) a = {1, z, target, NULL, grad, (FM_T)(1.0 / (double)n)};
+    return FM_NAME(sum_chunks)(FM_NAME(bce_elems), &a, n, 1, FM_PAR_MIN_EXP) / (double)n;
+}
+
+double FM_NAME(fm_mse)(ptrdiff_t n, const FM_T *y, const FM_T *target, FM_T *grad)
+{
+    FM_NAME(loss_args) a = {1, y, target, NULL, grad, (FM_T)(2.0 / (double)n)};
+    return FM_NAME(sum_chunks)(FM_NAME(sq_elems), &a, n, 1, FM_PAR_MIN_CHEAP) / (double)n;
+}
+
+double FM_NAME(fm_mae)(ptrdiff_t n, const FM_T *y, const FM_T *target, FM_T *grad)
+{
+    FM_NAME(loss_args) a = {1, y, target, NULL, grad, (FM_T)(1.0 / (double)n)};
+    return FM_NAME(sum_chunks)(FM_NAME(abs_elems), &a, n, 1, FM_PAR_MIN_CHEAP) / (double)n;
+}
+
+/* 1/2 sum_j (y_ij - t_ij)^2 per row, mean over rows; gradient (y - t)/rows. */
+double FM_NAME(fm_sse)(ptrdiff_t rows, ptrdiff_t cols, const FM_T *y, const FM_T *target,
+                       FM_T *grad)
+{
+    FM_NAME(loss_args) a = {1, y, target, NULL, grad, (FM_T)(1.0 / (double)rows)};
+    double s = FM_NAME(sum_chunks)(FM_NAME(sq_elems), &a, rows * cols, 1, FM_PAR_MIN_CHEAP);
+    return 0.5 * s / (double)rows;
+}
+
+#endif /* FM_T */
