@@ -48,13 +48,11 @@ typedef struct {
  * buffer of this size. */
 #define FM_GEMM_MAX_TILE (32 * 32)
 
+/* Defined in gemm_<arch>.c; gemm.c refers to an AVX one only when the build
+ * compiled it in (FM_HAVE_AVX2 / FM_HAVE_AVX512). */
 extern const fm_gemm_arch fm_gemm_arch_generic;
-#if defined(FM_HAVE_AVX2) || defined(FM_GEMM_AVX2_TU)
 extern const fm_gemm_arch fm_gemm_arch_avx2;
-#endif
-#if defined(FM_HAVE_AVX512) || defined(FM_GEMM_AVX512_TU)
 extern const fm_gemm_arch fm_gemm_arch_avx512;
-#endif
 
 /*
  * Write an MR x NR tile computed in a local buffer `t` (C = alpha*AB already

@@ -1,0 +1,137 @@
+/*
+ * gemm_avx2.c - GEMM micro-kernels for AVX2 + FMA (Haswell and later).
+ *
+ * Compiled with -mavx2 -mfma only; reached only when cpu.c has checked
+ * CPUID and XGETBV. The tile is 6 rows x 2 vectors of C: 12 accumulators,
+ * 2 registers for the B row and one broadcast of A leave 1 of the 16 YMM
+ * registers spare, and 12 FMAs per 2 loads keep both FMA ports busy.
+ * Vectors run along N, the contiguous direction of row-major C. Edge tiles
+ * use masked loads and stores, so they add the same products in the same
+ * order as full tiles.
+ */
+#include <immintrin.h>
+
+#include "gemm_kernel.h"
+
+#define MR 6
+
+/* Lane masks for the first n (0..8) of 8 32-bit lanes. */
+static __m256i mask32(int n)
+{
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lanes);
+}
+
+/* Lane masks for the first n (0..4) of 4 64-bit lanes. */
+static __m256i mask64(int n)
+{
+    const __m256i lanes = _mm256_setr_epi64x(0, 1, 2, 3);
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), lanes);
+}
+
+static void kernel_f32(ptrdiff_t k, const void *alpha_, const void *a_, const void *b_,
+                       const void *beta_, void *c_, ptrdiff_t ldc, int mr, int nr)
+{
+    const float *a = a_, *b = b_;
+    float *c = c_;
+    __m256 acc[MR][2];
+
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++) {
+        acc[i][0] = _mm256_setzero_ps();
+        acc[i][1] = _mm256_setzero_ps();
+        if (i < mr)
+            _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+    }
+    for (ptrdiff_t p = 0; p < k; p++) {
+        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+#pragma GCC unroll 6
+        for (int i = 0; i < MR; i++) {
+            __m256 ai = _mm256_broadcast_ss(a + i);
+            acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+            acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+        }
+        a += MR;
+        b += 16;
+    }
+
+    const __m256 alpha = _mm256_set1_ps(*(const float *)alpha_);
+    const float beta_s = *(const float *)beta_;
+    const __m256 beta = _mm256_set1_ps(beta_s);
+    const __m256i m0 = mask32(nr < 8 ? nr : 8), m1 = mask32(nr < 8 ? 0 : nr - 8);
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++) {
+        if (i >= mr)
+            break;
+        float *ci = c + i * ldc;
+        __m256 r0 = _mm256_mul_ps(alpha, acc[i][0]), r1 = _mm256_mul_ps(alpha, acc[i][1]);
+        if (beta_s != 0) {
+            r0 = _mm256_fmadd_ps(beta, _mm256_maskload_ps(ci, m0), r0);
+            r1 = _mm256_fmadd_ps(beta, _mm256_maskload_ps(ci + 8, m1), r1);
+        }
+        if (nr == 16) {
+            _mm256_storeu_ps(ci, r0);
+            _mm256_storeu_ps(ci + 8, r1);
+        } else {
+            _mm256_maskstore_ps(ci, m0, r0);
+            _mm256_maskstore_ps(ci + 8, m1, r1);
+        }
+    }
+}
+
+static void kernel_f64(ptrdiff_t k, const void *alpha_, const void *a_, const void *b_,
+                       const void *beta_, void *c_, ptrdiff_t ldc, int mr, int nr)
+{
+    const double *a = a_, *b = b_;
+    double *c = c_;
+    __m256d acc[MR][2];
+
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++) {
+        acc[i][0] = _mm256_setzero_pd();
+        acc[i][1] = _mm256_setzero_pd();
+        if (i < mr)
+            _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+    }
+    for (ptrdiff_t p = 0; p < k; p++) {
+        __m256d b0 = _mm256_load_pd(b), b1 = _mm256_load_pd(b + 4);
+#pragma GCC unroll 6
+        for (int i = 0; i < MR; i++) {
+            __m256d ai = _mm256_broadcast_sd(a + i);
+            acc[i][0] = _mm256_fmadd_pd(ai, b0, acc[i][0]);
+            acc[i][1] = _mm256_fmadd_pd(ai, b1, acc[i][1]);
+        }
+        a += MR;
+        b += 8;
+    }
+
+    const __m256d alpha = _mm256_set1_pd(*(const double *)alpha_);
+    const double beta_s = *(const double *)beta_;
+    const __m256d beta = _mm256_set1_pd(beta_s);
+    const __m256i m0 = mask64(nr < 4 ? nr : 4), m1 = mask64(nr < 4 ? 0 : nr - 4);
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++) {
+        if (i >= mr)
+            break;
+        double *ci = c + i * ldc;
+        __m256d r0 = _mm256_mul_pd(alpha, acc[i][0]), r1 = _mm256_mul_pd(alpha, acc[i][1]);
+        if (beta_s != 0) {
+            r0 = _mm256_fmadd_pd(beta, _mm256_maskload_pd(ci, m0), r0);
+            r1 = _mm256_fmadd_pd(beta, _mm256_maskload_pd(ci + 4, m1), r1);
+        }
+        if (nr == 8) {
+            _mm256_storeu_pd(ci, r0);
+            _mm256_storeu_pd(ci + 4, r1);
+        } else {
+            _mm256_maskstore_pd(ci, m0, r0);
+            _mm256_maskstore_pd(ci + 4, m1, r1);
+        }
+    }
+}
+
+/* KC=256: a 6x256 A panel (6 KiB) and a 16x256 B panel (16 KiB) share a
+ * 32 KiB L1. MC=144 rows of A (144 KiB) fit L2; NC in L3. */
+const fm_gemm_arch fm_gemm_arch_avx2 = {
+    .f32 = {.mr = MR, .nr = 16, .mc = 144, .kc = 256, .nc = 4080, .kernel = kernel_f32},
+    .f64 = {.mr = MR, .nr = 8, .mc = 72, .kc = 256, .nc = 4080, .kernel = kernel_f64},
+};
