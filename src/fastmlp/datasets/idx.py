@@ -64,18 +64,14 @@ def load_idx(path: PathLike, *, max_bytes: int = MAX_BYTES) -> np.ndarray:
                     f"{dtype.name}), more than max_bytes={max_bytes}"
                 )
             if not gz:
-                _check_raw_length(path, 4 + 4 * len(shape), expected)
+                # Raw file: its size tells the data length before any read.
+                found = os.path.getsize(path) - 4 - 4 * len(shape)
+                _check_length(path, shape, dtype, expected, found)
             data = _read_at_most(f, expected + 1)
         except (OSError, EOFError, zlib.error) as exc:
             # gzip.BadGzipFile is an OSError; EOFError is a cut-off gzip stream.
             raise ValueError(f"{path}: corrupt or unreadable gzip data ({exc})") from exc
-    if len(data) != expected:
-        what = "truncated" if len(data) < expected else "longer than its header says"
-        got = f"{len(data)}" if len(data) <= expected else f"more than {expected}"
-        raise ValueError(
-            f"{path}: data is {what}: header shape {shape} of {dtype.name} needs "
-            f"{expected} bytes, found {got}"
-        )
+    _check_length(path, shape, dtype, expected, len(data))
     arr = np.frombuffer(data, dtype=dtype).reshape(shape)
     if dtype.itemsize == 1:
         return arr  # a writable view of the bytearray: no second copy
@@ -112,13 +108,14 @@ def _read_header(f: BinaryIO, path: str) -> tuple[tuple[int, ...], np.dtype]:
     return tuple(int(s) for s in shape), DTYPES[type_code]
 
 
-def _check_raw_length(path: str, header: int, expected: int) -> None:
-    size = os.path.getsize(path)
-    if size != header + expected:
-        raise ValueError(
-            f"{path}: file is {size} bytes but its header ({header} bytes) promises "
-            f"{expected} bytes of data ({header + expected} in total)"
-        )
+def _check_length(path: str, shape: tuple, dtype: np.dtype, expected: int, found: int) -> None:
+    if found == expected:
+        return
+    what = "truncated" if found < expected else "longer than its header says"
+    raise ValueError(
+        f"{path}: data is {what}: header shape {shape} of {dtype.name} needs "
+        f"{expected} bytes, found {found if found < expected else 'more'}"
+    )
 
 
 def _read_at_most(f: BinaryIO, limit: int) -> bytearray:
