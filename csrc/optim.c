@@ -1,0 +1,200 @@
+/*
+ * optim.c - optimizer updates in place over flat parameter buffers.
+ *
+ * Every kernel is written once, for an element type FM_T, in the second half
+ * of this file; the first half includes this file again once per type
+ * (<tgmath.h> makes sqrt pick sqrtf for float).
+ *
+ * The float kernels compute in float: each hyperparameter expression (lr,
+ * 1 - rho, Adam's bias-corrected step size, ...) is evaluated once in
+ * double and rounded to float, as NumPy does with a float32 array and a
+ * Python float (NEP 50), so the NumPy reference is matched closely.
+ *
+ * Weight decay is coupled L2: the kernels use g + weight_decay * w in place
+ * of g, computed on the fly (g itself is not modified).
+ *
+ * Every element is updated independently, so results never depend on the
+ * thread count. Each kernel is a range function over [i0, i1) with simple
+ * loops that gcc -O3 vectorises; for_ranges splits the buffer over threads
+ * when it is large enough to pay for a parallel region.
+ */
+#ifndef FM_T
+
+#include "fastmlp.h"
+
+#include <math.h>
+#include <tgmath.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* Elements per block handed to a thread; parallel from FM_PAR_MIN elements
+ * (measured on 2 threads: see the commit message). */
+#define FM_BLOCK 8192
+#define FM_PAR_MIN 65536
+
+static int max_threads(void)
+{
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+#define FM_T float
+#define FM_NAME(f) f##_f32
+#include "optim.c"
+#undef FM_T
+#undef FM_NAME
+
+#define FM_T double
+#define FM_NAME(f) f##_f64
+#include "optim.c"
+#undef FM_T
+#undef FM_NAME
+
+#else /* ---- the kernels, for one element type FM_T ---------------------- */
+
+/* A kernel's buffers and its hyperparameters, already rounded to FM_T. */
+typedef struct {
+    FM_T *w;
+    const FM_T *g;
+    FM_T *s1, *s2; /* optimizer state: velocity, accumulator, m and v */
+    FM_T wd, k1, k2, k3, k4;
+} FM_NAME(optim_args);
+
+typedef void (*FM_NAME(range_fn))(const FM_NAME(optim_args) *a, ptrdiff_t i0, ptrdiff_t i1);
+
+/* Apply f to [0, n) in blocks, in parallel when n is large. */
+static void FM_NAME(for_ranges)(FM_NAME(range_fn) f, const FM_NAME(optim_args) *a,
+                                ptrdiff_t n)
+{
+    if (n < FM_PAR_MIN || max_threads() < 2) {
+        f(a, 0, n);
+        return;
+    }
+    ptrdiff_t nb = (n + FM_BLOCK - 1) / FM_BLOCK;
+#pragma omp parallel for schedule(static)
+    for (ptrdiff_t b = 0; b < nb; b++)
+        f(a, b * FM_BLOCK, n - b * FM_BLOCK < FM_BLOCK ? n : b * FM_BLOCK + FM_BLOCK);
+}
+
+/* k1 = lr */
+static void FM_NAME(sgd_range)(const FM_NAME(optim_args) *a, ptrdiff_t i0, ptrdiff_t i1)
+{
+    FM_T *restrict w = a->w;
+    const FM_T *restrict g = a->g;
+    FM_T wd = a->wd, lr = a->k1;
+    for (ptrdiff_t i = i0; i < i1; i++)
+        w[i] -= lr * (g[i] + wd * w[i]);
+}
+
+/* k1 = lr, k2 = momentum; v = momentum v - lr g, w += v */
+static void FM_NAME(momentum_range)(const FM_NAME(optim_args) *a, ptrdiff_t i0, ptrdiff_t i1)
+{
+    FM_T *restrict w = a->w, *restrict v = a->s1;
+    const FM_T *restrict g = a->g;
+    FM_T wd = a->wd, lr = a->k1, mu = a->k2;
+    for (ptrdiff_t i = i0; i < i1; i++) {
+        v[i] = mu * v[i] - lr * (g[i] + wd * w[i]);
+        w[i] += v[i];
+    }
+}
+
+/* Nesterov (Keras): v = momentum v - lr g, w += momentum v - lr g */
+static void FM_NAME(nesterov_range)(const FM_NAME(optim_args) *a, ptrdiff_t i0, ptrdiff_t i1)
+{
+    FM_T *restrict w = a->w, *restrict v = a->s1;
+    const FM_T *restrict g = a->g;
+    FM_T wd = a->wd, lr = a->k1, mu = a->k2;
+    for (ptrdiff_t i = i0; i < i1; i++) {
+        FM_T step = lr * (g[i] + wd * w[i]);
+        v[i] = mu * v[i] - step;
+        w[i] += mu * v[i] - step;
+    }
+}
+
+/* k1 = lr, k2 = eps; acc += g^2, w -= lr g / sqrt(acc + eps) */
+static void FM_NAME(adagrad_range)(const FM_NAME(optim_args) *a, ptrdiff_t i0, ptrdiff_t i1)
+{
+    FM_T *restrict w = a->w, *restrict acc = a->s1;
+    const FM_T *restrict g = a->g;
+    FM_T wd = a->wd, lr = a->k1, eps = a->k2;
+    for (ptrdiff_t i = i0; i < i1; i++) {
+        FM_T gi = g[i] + wd * w[i];
+        acc[i] += gi * gi;
+        w[i] -= lr * gi / sqrt(acc[i] + eps);
+    }
+}
+
+/* k1 = lr, k2 = rho, k3 = 1 - rho, k4 = eps;
+ * ms = rho ms + (1 - rho) g^2, w -= lr g / sqrt(ms + eps) */
+static void FM_NAME(rmsprop_range)(const FM_NAME(optim_args) *a, ptrdiff_t i0, ptrdiff_t i1)
+{
+    FM_T *restrict w = a->w, *restrict ms = a->s1;
+    const FM_T *restrict g = a->g;
+    FM_T wd = a->wd, lr = a->k1, rho = a->k2, one_rho = a->k3, eps = a->k4;
+    for (ptrdiff_t i = i0; i < i1; i++) {
+        FM_T gi = g[i] + wd * w[i];
+        ms[i] = rho * ms[i] + one_rho * (gi * gi);
+        w[i] -= lr * gi / sqrt(ms[i] + eps);
+    }
+}
+
+/* k1 = alpha_t (bias-corrected step size), k2 = 1 - b1, k3 = 1 - b2, k4 = eps;
+ * m += (1-b1)(g - m), v += (1-b2)(g^2 - v), w -= alpha_t m / (sqrt(v) + eps) */
+static void FM_NAME(adam_range)(const FM_NAME(optim_args) *a, ptrdiff_t i0, ptrdiff_t i1)
+{
+    FM_T *restrict w = a->w, *restrict m = a->s1, *restrict v = a->s2;
+    const FM_T *restrict g = a->g;
+    FM_T wd = a->wd, alpha = a->k1, one_b1 = a->k2, one_b2 = a->k3, eps = a->k4;
+    for (ptrdiff_t i = i0; i < i1; i++) {
+        FM_T gi = g[i] + wd * w[i];
+        m[i] += one_b1 * (gi - m[i]);
+        v[i] += one_b2 * (gi * gi - v[i]);
+        w[i] -= alpha * m[i] / (sqrt(v[i]) + eps);
+    }
+}
+
+void FM_NAME(fm_sgd)(ptrdiff_t n, FM_T *w, const FM_T *g, double lr, double weight_decay)
+{
+    FM_NAME(optim_args) a = {w, g, NULL, NULL, (FM_T)weight_decay, (FM_T)lr, 0, 0, 0};
+    FM_NAME(for_ranges)(FM_NAME(sgd_range), &a, n);
+}
+
+void FM_NAME(fm_momentum)(ptrdiff_t n, FM_T *w, const FM_T *g, FM_T *v, double lr,
+                          double momentum, int nesterov, double weight_decay)
+{
+    FM_NAME(optim_args) a = {w, g, v, NULL, (FM_T)weight_decay, (FM_T)lr, (FM_T)momentum,
+                             0, 0};
+    FM_NAME(for_ranges)(nesterov ? FM_NAME(nesterov_range) : FM_NAME(momentum_range), &a, n);
+}
+
+void FM_NAME(fm_adagrad)(ptrdiff_t n, FM_T *w, const FM_T *g, FM_T *acc, double lr,
+                         double eps, double weight_decay)
+{
+    FM_NAME(optim_args) a = {w, g, acc, NULL, (FM_T)weight_decay, (FM_T)lr, (FM_T)eps, 0, 0};
+    FM_NAME(for_ranges)(FM_NAME(adagrad_range), &a, n);
+}
+
+void FM_NAME(fm_rmsprop)(ptrdiff_t n, FM_T *w, const FM_T *g, FM_T *ms, double lr,
+                         double rho, double eps, double weight_decay)
+{
+    FM_NAME(optim_args) a = {w, g, ms, NULL, (FM_T)weight_decay, (FM_T)lr, (FM_T)rho,
+                             (FM_T)(1.0 - rho), (FM_T)eps};
+    FM_NAME(for_ranges)(FM_NAME(rmsprop_range), &a, n);
+}
+
+void FM_NAME(fm_adam)(ptrdiff_t n, FM_T *w, const FM_T *g, FM_T *m, FM_T *v, double lr,
+                      double beta1, double beta2, double eps, int64_t step,
+                      double weight_decay)
+{
+    double t = (double)step;
+    double alpha = lr * sqrt(1.0 - pow(beta2, t)) / (1.0 - pow(beta1, t));
+    FM_NAME(optim_args) a = {w, g, m, v, (FM_T)weight_decay, (FM_T)alpha,
+                             (FM_T)(1.0 - beta1), (FM_T)(1.0 - beta2), (FM_T)eps};
+    FM_NAME(for_ranges)(FM_NAME(adam_range), &a, n);
+}
+
+#endif /* FM_T */
