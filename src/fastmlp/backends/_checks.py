@@ -36,7 +36,8 @@ def as_float_arrays(op: str, **arrays: object) -> tuple[np.ndarray, ...]:
                 f"{op}: {name} has dtype {arr.dtype} but {first} has {dtype}; "
                 "all arrays must share one dtype"
             )
-        out.append(np.ascontiguousarray(arr))
+        # not np.ascontiguousarray: it turns a 0-d array into shape (1,)
+        out.append(arr if arr.flags.c_contiguous else np.array(arr, order="C"))
     return tuple(out)
 
 
