@@ -14,11 +14,15 @@ C/OpenMP kernels under a Keras-style API::
 from fastmlp._version import __version__
 from fastmlp._config import get_num_threads, set_num_threads, show_config
 from fastmlp import backends
+from fastmlp import datasets, preprocessing, utils
 
 __all__ = [
     "__version__",
     "backends",
+    "datasets",
     "get_num_threads",
+    "preprocessing",
     "set_num_threads",
     "show_config",
+    "utils",
 ]
