@@ -6,11 +6,11 @@
  * <tgmath.h> makes exp, tanh and fabs pick expf, tanhf and fabsf for float,
  * so the float kernels compute in float like the NumPy float32 reference.
  *
- * Threads: elementwise work is cut into blocks of about FM_BLOCK elements
- * (whole rows for softmax), handed out with schedule(static). Each output
- * depends only on its own row, so results never depend on the thread count.
- * Small work stays serial: below the thresholds a parallel region costs
- * more than it saves (measured on 2 threads, see the report in git log).
+ * Threads: each thread takes one contiguous share of the elements (of whole
+ * rows for softmax). Each output depends only on its own row, so results
+ * never depend on the thread count. Small work stays serial: below the
+ * thresholds a parallel region costs more than it saves (measured on 2
+ * threads; see the commit message).
  */
 #ifndef FM_T
 
@@ -23,8 +23,6 @@
 #include <omp.h>
 #endif
 
-/* Elements per block handed to one thread at a time. */
-#define FM_BLOCK 4096
 /* Parallelise only from this many elements: cheap activations (identity,
  * relu, leaky_relu: memory bound) and ones that call exp or tanh. */
 #define FM_PAR_MIN_CHEAP 65536
@@ -47,17 +45,23 @@ static int uses_exp(int act)
     return act == FM_ACT_SIGMOID || act == FM_ACT_TANH || act == FM_ACT_SOFTMAX;
 }
 
-/* Whether rows x cols elements of activation act are worth a parallel region. */
-static int parallel_pays(int act, ptrdiff_t rows, ptrdiff_t cols)
+/* Whether n elements of activation act are worth a parallel region. */
+static int parallel_pays(int act, ptrdiff_t n)
 {
-    ptrdiff_t min = uses_exp(act) ? FM_PAR_MIN_EXP : FM_PAR_MIN_CHEAP;
-    return rows > 1 && rows * cols >= min && max_threads() > 1;
+    return n >= (uses_exp(act) ? FM_PAR_MIN_EXP : FM_PAR_MIN_CHEAP) && max_threads() > 1;
 }
 
-/* Rows per block: about FM_BLOCK elements, at least one row. */
-static ptrdiff_t rows_per_block(ptrdiff_t cols)
+/* The calling thread's share [*lo, *hi) of n items: contiguous, in thread
+ * order, all threads of the team together covering [0, n). */
+static void thread_share(ptrdiff_t n, ptrdiff_t *lo, ptrdiff_t *hi)
 {
-    return cols >= FM_BLOCK ? 1 : FM_BLOCK / (cols > 0 ? cols : 1);
+#ifdef _OPENMP
+    ptrdiff_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+#else
+    ptrdiff_t t = 0, nt = 1;
+#endif
+    *lo = n * t / nt;
+    *hi = n * (t + 1) / nt;
 }
 
 #define FM_T float
@@ -74,12 +78,14 @@ static ptrdiff_t rows_per_block(ptrdiff_t cols)
 
 #else /* ---- the kernels, for one element type FM_T ---------------------- */
 
-/* exp(-|x|) lies in (0, 1], so this cannot overflow for any finite x. */
+/* exp(-|x|) lies in (0, 1], so this cannot overflow for any finite x:
+ * sigmoid(x) = 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0. Selecting
+ * the numerator (not the result) keeps the loop free of branches. */
 static inline FM_T FM_NAME(sigmoid)(FM_T x)
 {
     FM_T e = exp(-fabs(x));
-    FM_T s = (FM_T)1 / ((FM_T)1 + e);
-    return x >= 0 ? s : e * s;
+    FM_T num = x >= 0 ? (FM_T)1 : e;
+    return num / ((FM_T)1 + e);
 }
 
 /* Stable softmax of one row of n > 0: the row max is subtracted so exp never
@@ -115,12 +121,18 @@ static void FM_NAME(act_row)(int act, FM_T slope, ptrdiff_t n, const FM_T *x, FM
             y[i] = tanh(x[i]);
         break;
     case FM_ACT_RELU: /* written so NaN passes through, as np.maximum does */
-        for (ptrdiff_t i = 0; i < n; i++)
-            y[i] = x[i] < 0 ? (FM_T)0 : x[i];
+        for (ptrdiff_t i = 0; i < n; i++) {
+            FM_T xi = x[i];
+            y[i] = xi < 0 ? (FM_T)0 : xi;
+        }
         break;
     case FM_ACT_LEAKY_RELU:
-        for (ptrdiff_t i = 0; i < n; i++)
-            y[i] = x[i] < 0 ? slope * x[i] : x[i];
+        /* positive part + slope * negative part: exact, NaN passes, and the
+         * multiply is unconditional, which gcc needs to vectorise it */
+        for (ptrdiff_t i = 0; i < n; i++) {
+            FM_T xi = x[i];
+            y[i] = (xi < 0 ? (FM_T)0 : xi) + slope * (xi < 0 ? xi : (FM_T)0);
+        }
         break;
     case FM_ACT_SOFTMAX:
         FM_NAME(softmax_row)(n, x, y);
@@ -158,17 +170,18 @@ void FM_NAME(fm_act_inplace)(int act, FM_T slope, ptrdiff_t rows, ptrdiff_t cols
 void FM_NAME(fm_act_forward)(int act, FM_T slope, ptrdiff_t rows, ptrdiff_t cols,
                              const FM_T *x, FM_T *y)
 {
-    if (!parallel_pays(act, rows, cols)) {
+    if (!parallel_pays(act, rows * cols)) {
         FM_NAME(act_block)(act, slope, rows, cols, x, y);
         return;
     }
-    ptrdiff_t rb = rows_per_block(cols);
-    ptrdiff_t nb = (rows + rb - 1) / rb;
-#pragma omp parallel for schedule(static)
-    for (ptrdiff_t b = 0; b < nb; b++) {
-        ptrdiff_t r0 = b * rb;
-        ptrdiff_t r = rows - r0 < rb ? rows - r0 : rb;
-        FM_NAME(act_block)(act, slope, r, cols, x + r0 * cols, y + r0 * cols);
+    /* threads split whole rows for softmax, single elements otherwise */
+    ptrdiff_t width = act == FM_ACT_SOFTMAX ? cols : 1;
+    ptrdiff_t items = act == FM_ACT_SOFTMAX ? rows : rows * cols;
+#pragma omp parallel
+    {
+        ptrdiff_t i0, i1;
+        thread_share(items, &i0, &i1);
+        FM_NAME(act_block)(act, slope, i1 - i0, width, x + i0 * width, y + i0 * width);
     }
 }
 
@@ -188,13 +201,17 @@ static void FM_NAME(act_back_row)(int act, FM_T slope, ptrdiff_t n, const FM_T *
         for (ptrdiff_t i = 0; i < n; i++)
             dx[i] = g[i] * ((FM_T)1 - y[i] * y[i]);
         break;
-    case FM_ACT_RELU:
-        for (ptrdiff_t i = 0; i < n; i++)
-            dx[i] = y[i] > 0 ? g[i] : (FM_T)0;
+    case FM_ACT_RELU: /* loads into locals first, or gcc will not vectorise */
+        for (ptrdiff_t i = 0; i < n; i++) {
+            FM_T gi = g[i], yi = y[i];
+            dx[i] = yi > 0 ? gi : (FM_T)0;
+        }
         break;
     case FM_ACT_LEAKY_RELU: /* y > 0 exactly where x > 0, as slope >= 0 */
-        for (ptrdiff_t i = 0; i < n; i++)
-            dx[i] = y[i] > 0 ? g[i] : slope * g[i];
+        for (ptrdiff_t i = 0; i < n; i++) {
+            FM_T gi = g[i], yi = y[i];
+            dx[i] = (yi > 0 ? gi : (FM_T)0) + slope * (yi > 0 ? (FM_T)0 : gi);
+        }
         break;
     case FM_ACT_SOFTMAX: {
         double dot = 0.0;
@@ -228,17 +245,18 @@ void FM_NAME(fm_act_backward)(int act, FM_T slope, ptrdiff_t rows, ptrdiff_t col
                               const FM_T *grad, const FM_T *y, FM_T *dx)
 {
     /* backward calls no exp: even softmax is as cheap as relu here */
-    if (!parallel_pays(FM_ACT_RELU, rows, cols)) {
+    if (!parallel_pays(FM_ACT_RELU, rows * cols)) {
         FM_NAME(act_back_block)(act, slope, rows, cols, grad, y, dx);
         return;
     }
-    ptrdiff_t rb = rows_per_block(cols);
-    ptrdiff_t nb = (rows + rb - 1) / rb;
-#pragma omp parallel for schedule(static)
-    for (ptrdiff_t b = 0; b < nb; b++) {
-        ptrdiff_t r0 = b * rb, off = r0 * cols;
-        ptrdiff_t r = rows - r0 < rb ? rows - r0 : rb;
-        FM_NAME(act_back_block)(act, slope, r, cols, grad + off, y + off, dx + off);
+    ptrdiff_t width = act == FM_ACT_SOFTMAX ? cols : 1;
+    ptrdiff_t items = act == FM_ACT_SOFTMAX ? rows : rows * cols;
+#pragma omp parallel
+    {
+        ptrdiff_t i0, i1;
+        thread_share(items, &i0, &i1);
+        ptrdiff_t off = i0 * width;
+        FM_NAME(act_back_block)(act, slope, i1 - i0, width, grad + off, y + off, dx + off);
     }
 }
 
