@@ -78,7 +78,7 @@ class BinaryAccuracy(Metric):
         # compares exactly, so soft targets never count as matches.
         same = self._scratch("same", y_pred.shape, bool)
         np.equal(y_true, above, out=same)
-        return np.count_nonzero(same) / same.size
+        return float(np.count_nonzero(same)) / same.size
 
     def get_config(self):
         return {"name": self.name, "threshold": self.threshold}
@@ -97,7 +97,7 @@ class CategoricalAccuracy(Metric):
         np.argmax(y_true, axis=1, out=true)
         same = self._scratch("same", (rows,), bool)
         np.equal(pred, true, out=same)
-        return np.count_nonzero(same) / rows
+        return float(np.count_nonzero(same)) / rows
 
 
 class SparseCategoricalAccuracy(Metric):
@@ -111,7 +111,7 @@ class SparseCategoricalAccuracy(Metric):
         np.argmax(y_pred, axis=1, out=pred)
         same = self._scratch("same", (rows,), bool)
         np.equal(pred, np.reshape(y_true, (rows,)), out=same)
-        return np.count_nonzero(same) / rows
+        return float(np.count_nonzero(same)) / rows
 
 
 class MeanAbsoluteError(Metric):
