@@ -15,8 +15,21 @@ from fastmlp._version import __version__
 from fastmlp._config import get_num_threads, set_num_threads, show_config
 from fastmlp import backends
 from fastmlp import datasets, preprocessing, utils
+from fastmlp import activations, initializers, losses, metrics, regularizers
+from fastmlp.layers import Activation, Dense, Dropout, Input
+from fastmlp.model import Sequential
 
 __all__ = [
+    "Activation",
+    "Dense",
+    "Dropout",
+    "Input",
+    "Sequential",
+    "activations",
+    "initializers",
+    "losses",
+    "metrics",
+    "regularizers",
     "__version__",
     "backends",
     "datasets",
