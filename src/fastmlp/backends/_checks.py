@@ -205,6 +205,13 @@ def optimizer_buffers(op: str, params: object, grads: object, **state: object) -
     if grads.shape != (size,):
         raise ValueError(f"{op}: grads has shape {grads.shape}; expected ({size},) like params")
     bufs = [check_inplace_buffer(op, k, v, size, params.dtype) for k, v in state.items()]
+    # Each buffer is written while the others are read: aliases (m is v,
+    # grads a view of params) would give silently wrong updates.
+    named = {"params": params, "grads": grads, **dict(zip(state, bufs))}
+    names = list(named)
+    for i, first in enumerate(names):
+        later = {k: named[k] for k in names[i + 1:]}
+        check_no_overlap(op, first, named[first], **later)
     return (params, grads, *bufs)
 
 
