@@ -1,0 +1,375 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Bindings to the C kernels in csrc/ (declared in csrc/fastmlp.h).
+
+Bindings only: each function checks that the buffers it is given have the
+sizes the C code will touch, releases the GIL and calls C. Dtype checks come
+from the fused memoryview types (float32 or float64, C-contiguous); the
+user-facing messages live in fastmlp.backends._checks, which backends/c.py
+runs first. The checks here are the memory-safety net under them.
+"""
+
+from cython cimport floating
+from libc.stdint cimport int64_t
+
+cdef extern from "fastmlp.h" nogil:
+    const char *fm_arch_name(int arch)
+    int fm_arch_compiled(int arch)
+    int fm_arch_supported(int arch)
+    int fm_arch_selected()
+    int fm_arch_select(int arch)
+    int fm_arch_env_request()
+
+    void fm_set_num_threads(int n)
+    int fm_get_num_threads()
+    int fm_openmp_version()
+    const char *fm_compiler()
+
+    void fm_gemm_f32(int trans_a, int trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                     float alpha, const float *a, Py_ssize_t lda,
+                     const float *b, Py_ssize_t ldb, float beta, float *c, Py_ssize_t ldc,
+                     const float *bias, int act, float slope)
+    void fm_gemm_f64(int trans_a, int trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                     double alpha, const double *a, Py_ssize_t lda,
+                     const double *b, Py_ssize_t ldb, double beta, double *c, Py_ssize_t ldc,
+                     const double *bias, int act, double slope)
+
+    void fm_act_forward_f32(int act, float slope, Py_ssize_t rows, Py_ssize_t cols,
+                            const float *x, float *y)
+    void fm_act_forward_f64(int act, double slope, Py_ssize_t rows, Py_ssize_t cols,
+                            const double *x, double *y)
+    void fm_act_backward_f32(int act, float slope, Py_ssize_t rows, Py_ssize_t cols,
+                             const float *grad, const float *y, float *dx)
+    void fm_act_backward_f64(int act, double slope, Py_ssize_t rows, Py_ssize_t cols,
+                             const double *grad, const double *y, double *dx)
+    void fm_column_sum_f32(Py_ssize_t rows, Py_ssize_t cols, const float *x, float *out)
+    void fm_column_sum_f64(Py_ssize_t rows, Py_ssize_t cols, const double *x, double *out)
+
+    double fm_softmax_xent_f32(Py_ssize_t rows, Py_ssize_t cols, const float *z,
+                               const float *target, float *grad)
+    double fm_softmax_xent_f64(Py_ssize_t rows, Py_ssize_t cols, const double *z,
+                               const double *target, double *grad)
+    double fm_softmax_xent_sparse_f32(Py_ssize_t rows, Py_ssize_t cols, const float *z,
+                                      const int64_t *labels, float *grad)
+    double fm_softmax_xent_sparse_f64(Py_ssize_t rows, Py_ssize_t cols, const double *z,
+                                      const int64_t *labels, double *grad)
+    double fm_sigmoid_bce_f32(Py_ssize_t n, const float *z, const float *target, float *grad)
+    double fm_sigmoid_bce_f64(Py_ssize_t n, const double *z, const double *target, double *grad)
+    double fm_mse_f32(Py_ssize_t n, const float *y, const float *target, float *grad)
+    double fm_mse_f64(Py_ssize_t n, const double *y, const double *target, double *grad)
+    double fm_mae_f32(Py_ssize_t n, const float *y, const float *target, float *grad)
+    double fm_mae_f64(Py_ssize_t n, const double *y, const double *target, double *grad)
+    double fm_sse_f32(Py_ssize_t rows, Py_ssize_t cols, const float *y, const float *target,
+                      float *grad)
+    double fm_sse_f64(Py_ssize_t rows, Py_ssize_t cols, const double *y, const double *target,
+                      double *grad)
+
+    void fm_sgd_f32(Py_ssize_t n, float *w, const float *g, double lr, double wd)
+    void fm_sgd_f64(Py_ssize_t n, double *w, const double *g, double lr, double wd)
+    void fm_momentum_f32(Py_ssize_t n, float *w, const float *g, float *v, double lr,
+                         double momentum, int nesterov, double wd)
+    void fm_momentum_f64(Py_ssize_t n, double *w, const double *g, double *v, double lr,
+                         double momentum, int nesterov, double wd)
+    void fm_adagrad_f32(Py_ssize_t n, float *w, const float *g, float *acc, double lr,
+                        double eps, double wd)
+    void fm_adagrad_f64(Py_ssize_t n, double *w, const double *g, double *acc, double lr,
+                        double eps, double wd)
+    void fm_rmsprop_f32(Py_ssize_t n, float *w, const float *g, float *ms, double lr,
+                        double rho, double eps, double wd)
+    void fm_rmsprop_f64(Py_ssize_t n, double *w, const double *g, double *ms, double lr,
+                        double rho, double eps, double wd)
+    void fm_adam_f32(Py_ssize_t n, float *w, const float *g, float *m, float *v, double lr,
+                     double beta1, double beta2, double eps, int64_t step, double wd)
+    void fm_adam_f64(Py_ssize_t n, double *w, const double *g, double *m, double *v, double lr,
+                     double beta1, double beta2, double eps, int64_t step, double wd)
+
+
+# ---- CPU dispatch, threads, build facts -------------------------------------
+
+ARCHS = ("generic", "avx2", "avx512")
+
+
+def arch_name(int arch) -> str:
+    cdef const char *s = fm_arch_name(arch)
+    if s == NULL:
+        raise ValueError(f"no SIMD path numbered {arch}")
+    return s.decode()
+
+
+def compiled_archs() -> tuple:
+    """SIMD paths compiled into this build."""
+    return tuple(a for i, a in enumerate(ARCHS) if fm_arch_compiled(i))
+
+
+def supported_archs() -> tuple:
+    """SIMD paths compiled in and runnable on this CPU and OS."""
+    return tuple(a for i, a in enumerate(ARCHS) if fm_arch_compiled(i) and fm_arch_supported(i))
+
+
+def selected_arch() -> str:
+    """The SIMD path the GEMM uses now."""
+    return ARCHS[fm_arch_selected()]
+
+
+def select_arch(str name) -> None:
+    """Use the SIMD path ``name``; ValueError if unknown or not runnable here."""
+    if name not in ARCHS:
+        raise ValueError(f"unknown SIMD path {name!r}; expected one of {ARCHS}")
+    if fm_arch_select(ARCHS.index(name)) != 0:
+        raise ValueError(f"SIMD path {name!r} is not supported on this machine; "
+                         f"supported: {supported_archs()}")
+
+
+def env_arch_request() -> int:
+    """What FASTMLP_ARCH asked for: -1 unset, -2 unknown, -3 unsupported, else the arch."""
+    fm_arch_selected()  # forces the one-time read of FASTMLP_ARCH
+    return fm_arch_env_request()
+
+
+def set_num_threads(int n) -> None:
+    fm_set_num_threads(n)
+
+
+def get_num_threads() -> int:
+    return fm_get_num_threads()
+
+
+def openmp_version() -> int:
+    return fm_openmp_version()
+
+
+def compiler() -> str:
+    return fm_compiler().decode()
+
+
+# ---- helpers ---------------------------------------------------------------
+
+cdef inline void _need(bint ok, str what) except *:
+    if not ok:
+        raise ValueError(what)
+
+
+# ---- GEMM ------------------------------------------------------------------
+
+def gemm(bint trans_a, bint trans_b, double alpha, const floating[:, ::1] a,
+         const floating[:, ::1] b, double beta, floating[:, ::1] c,
+         const floating[::1] bias, int act, double slope):
+    """c = act(alpha * op(a) @ op(b) + beta * c + bias); bias may be None."""
+    cdef Py_ssize_t m = a.shape[1] if trans_a else a.shape[0]
+    cdef Py_ssize_t k = a.shape[0] if trans_a else a.shape[1]
+    cdef Py_ssize_t kb = b.shape[1] if trans_b else b.shape[0]
+    cdef Py_ssize_t n = b.shape[0] if trans_b else b.shape[1]
+    _need(k == kb, f"gemm: inner dimensions differ ({k} vs {kb})")
+    _need(c.shape[0] == m and c.shape[1] == n, f"gemm: out must be ({m}, {n})")
+    _need(bias is None or bias.shape[0] == n, f"gemm: bias must have {n} values")
+    _need(0 <= act <= 5, "gemm: bad activation code")
+    if m == 0 or n == 0:
+        return
+    cdef const floating *pa = &a[0, 0] if a.shape[0] and a.shape[1] else NULL
+    cdef const floating *pb = &b[0, 0] if b.shape[0] and b.shape[1] else NULL
+    cdef const floating *pbias = &bias[0] if bias is not None else NULL
+    cdef Py_ssize_t lda = a.shape[1], ldb = b.shape[1]
+    with nogil:
+        if floating is float:
+            fm_gemm_f32(trans_a, trans_b, m, n, k, <float>alpha, pa, lda, pb, ldb,
+                        <float>beta, &c[0, 0], n, pbias, act, <float>slope)
+        else:
+            fm_gemm_f64(trans_a, trans_b, m, n, k, alpha, pa, lda, pb, ldb,
+                        beta, &c[0, 0], n, pbias, act, slope)
+
+
+# ---- activations -----------------------------------------------------------
+
+def act_forward(int act, double slope, Py_ssize_t rows, Py_ssize_t cols,
+                const floating[::1] x, floating[::1] y):
+    """y = act(x) over a rows x cols block held in flat buffers."""
+    _need(0 <= act <= 5, "activation: bad activation code")
+    _need(rows >= 0 and cols >= 0 and x.shape[0] == rows * cols and y.shape[0] == rows * cols,
+          "activation: buffers do not match rows x cols")
+    if rows * cols == 0:
+        return
+    with nogil:
+        if floating is float:
+            fm_act_forward_f32(act, <float>slope, rows, cols, &x[0], &y[0])
+        else:
+            fm_act_forward_f64(act, slope, rows, cols, &x[0], &y[0])
+
+
+def act_backward(int act, double slope, Py_ssize_t rows, Py_ssize_t cols,
+                 const floating[::1] grad, const floating[::1] y, floating[::1] dx):
+    """dx = grad * act'(.) through the forward output y."""
+    cdef Py_ssize_t size = rows * cols
+    _need(0 <= act <= 5, "activation_backward: bad activation code")
+    _need(rows >= 0 and cols >= 0 and grad.shape[0] == size and y.shape[0] == size
+          and dx.shape[0] == size, "activation_backward: buffers do not match rows x cols")
+    if size == 0:
+        return
+    with nogil:
+        if floating is float:
+            fm_act_backward_f32(act, <float>slope, rows, cols, &grad[0], &y[0], &dx[0])
+        else:
+            fm_act_backward_f64(act, slope, rows, cols, &grad[0], &y[0], &dx[0])
+
+
+def column_sum(const floating[:, ::1] x, floating[::1] out):
+    """out[j] = sum over rows of x[:, j]."""
+    cdef Py_ssize_t rows = x.shape[0], cols = x.shape[1]
+    _need(out.shape[0] == cols, f"column_sum: out must have {cols} values")
+    if cols == 0:
+        return
+    with nogil:
+        if floating is float:
+            fm_column_sum_f32(rows, cols, &x[0, 0] if rows else NULL, &out[0])
+        else:
+            fm_column_sum_f64(rows, cols, &x[0, 0] if rows else NULL, &out[0])
+
+
+# ---- losses ----------------------------------------------------------------
+
+def softmax_xent(const floating[:, ::1] z, const floating[:, ::1] target, floating[:, ::1] grad):
+    cdef Py_ssize_t rows = z.shape[0], cols = z.shape[1]
+    cdef double loss
+    _need(target.shape[0] == rows and target.shape[1] == cols, "softmax_cross_entropy: target shape")
+    _need(grad is None or (grad.shape[0] == rows and grad.shape[1] == cols),
+          "softmax_cross_entropy: grad shape")
+    if rows == 0 or cols == 0:
+        return float("nan")
+    cdef floating *pg = &grad[0, 0] if grad is not None else NULL
+    with nogil:
+        if floating is float:
+            loss = fm_softmax_xent_f32(rows, cols, &z[0, 0], &target[0, 0], pg)
+        else:
+            loss = fm_softmax_xent_f64(rows, cols, &z[0, 0], &target[0, 0], pg)
+    return loss
+
+
+def softmax_xent_sparse(const floating[:, ::1] z, const int64_t[::1] labels, floating[:, ::1] grad):
+    """Labels must already be checked to lie in [0, cols)."""
+    cdef Py_ssize_t rows = z.shape[0], cols = z.shape[1], i
+    cdef double loss
+    _need(labels.shape[0] == rows, "sparse_softmax_cross_entropy: labels length")
+    _need(grad is None or (grad.shape[0] == rows and grad.shape[1] == cols),
+          "sparse_softmax_cross_entropy: grad shape")
+    for i in range(rows):  # cheap next to the kernel; an out-of-range label would write out of bounds
+        _need(0 <= labels[i] < cols, "sparse_softmax_cross_entropy: label out of range")
+    if rows == 0 or cols == 0:
+        return float("nan")
+    cdef floating *pg = &grad[0, 0] if grad is not None else NULL
+    with nogil:
+        if floating is float:
+            loss = fm_softmax_xent_sparse_f32(rows, cols, &z[0, 0], &labels[0], pg)
+        else:
+            loss = fm_softmax_xent_sparse_f64(rows, cols, &z[0, 0], &labels[0], pg)
+    return loss
+
+
+def elementwise_loss(int which, const floating[::1] y, const floating[::1] target, floating[::1] grad):
+    """which: 0 sigmoid-BCE, 1 MSE, 2 MAE; mean over all elements."""
+    cdef Py_ssize_t n = y.shape[0]
+    cdef double loss = 0.0
+    _need(target.shape[0] == n and (grad is None or grad.shape[0] == n), "loss: buffer sizes differ")
+    _need(0 <= which <= 2, "loss: bad loss code")
+    if n == 0:
+        return float("nan")
+    cdef floating *pg = &grad[0] if grad is not None else NULL
+    with nogil:
+        if floating is float:
+            if which == 0:
+                loss = fm_sigmoid_bce_f32(n, &y[0], &target[0], pg)
+            elif which == 1:
+                loss = fm_mse_f32(n, &y[0], &target[0], pg)
+            else:
+                loss = fm_mae_f32(n, &y[0], &target[0], pg)
+        else:
+            if which == 0:
+                loss = fm_sigmoid_bce_f64(n, &y[0], &target[0], pg)
+            elif which == 1:
+                loss = fm_mse_f64(n, &y[0], &target[0], pg)
+            else:
+                loss = fm_mae_f64(n, &y[0], &target[0], pg)
+    return loss
+
+
+def sse(const floating[:, ::1] y, const floating[:, ::1] target, floating[:, ::1] grad):
+    cdef Py_ssize_t rows = y.shape[0], cols = y.shape[1]
+    cdef double loss
+    _need(target.shape[0] == rows and target.shape[1] == cols, "sum_squared_error: target shape")
+    _need(grad is None or (grad.shape[0] == rows and grad.shape[1] == cols),
+          "sum_squared_error: grad shape")
+    if rows == 0:
+        return float("nan")
+    if cols == 0:
+        return 0.0
+    cdef floating *pg = &grad[0, 0] if grad is not None else NULL
+    with nogil:
+        if floating is float:
+            loss = fm_sse_f32(rows, cols, &y[0, 0], &target[0, 0], pg)
+        else:
+            loss = fm_sse_f64(rows, cols, &y[0, 0], &target[0, 0], pg)
+    return loss
+
+
+# ---- optimizers ------------------------------------------------------------
+
+def sgd(floating[::1] w, const floating[::1] g, double lr, double wd):
+    cdef Py_ssize_t n = w.shape[0]
+    _need(g.shape[0] == n, "sgd_update: grads size differs from params")
+    if n == 0:
+        return
+    with nogil:
+        if floating is float:
+            fm_sgd_f32(n, &w[0], &g[0], lr, wd)
+        else:
+            fm_sgd_f64(n, &w[0], &g[0], lr, wd)
+
+
+def momentum(floating[::1] w, const floating[::1] g, floating[::1] v, double lr,
+             double mom, bint nesterov, double wd):
+    cdef Py_ssize_t n = w.shape[0]
+    _need(g.shape[0] == n and v.shape[0] == n, "momentum_update: buffer sizes differ")
+    if n == 0:
+        return
+    with nogil:
+        if floating is float:
+            fm_momentum_f32(n, &w[0], &g[0], &v[0], lr, mom, nesterov, wd)
+        else:
+            fm_momentum_f64(n, &w[0], &g[0], &v[0], lr, mom, nesterov, wd)
+
+
+def adagrad(floating[::1] w, const floating[::1] g, floating[::1] acc, double lr,
+            double eps, double wd):
+    cdef Py_ssize_t n = w.shape[0]
+    _need(g.shape[0] == n and acc.shape[0] == n, "adagrad_update: buffer sizes differ")
+    if n == 0:
+        return
+    with nogil:
+        if floating is float:
+            fm_adagrad_f32(n, &w[0], &g[0], &acc[0], lr, eps, wd)
+        else:
+            fm_adagrad_f64(n, &w[0], &g[0], &acc[0], lr, eps, wd)
+
+
+def rmsprop(floating[::1] w, const floating[::1] g, floating[::1] ms, double lr,
+            double rho, double eps, double wd):
+    cdef Py_ssize_t n = w.shape[0]
+    _need(g.shape[0] == n and ms.shape[0] == n, "rmsprop_update: buffer sizes differ")
+    if n == 0:
+        return
+    with nogil:
+        if floating is float:
+            fm_rmsprop_f32(n, &w[0], &g[0], &ms[0], lr, rho, eps, wd)
+        else:
+            fm_rmsprop_f64(n, &w[0], &g[0], &ms[0], lr, rho, eps, wd)
+
+
+def adam(floating[::1] w, const floating[::1] g, floating[::1] m, floating[::1] v,
+         double lr, double beta1, double beta2, double eps, int64_t step, double wd):
+    cdef Py_ssize_t n = w.shape[0]
+    _need(g.shape[0] == n and m.shape[0] == n and v.shape[0] == n, "adam_update: buffer sizes differ")
+    _need(step >= 1, "adam_update: step must be >= 1")
+    if n == 0:
+        return
+    with nogil:
+        if floating is float:
+            fm_adam_f32(n, &w[0], &g[0], &m[0], &v[0], lr, beta1, beta2, eps, step, wd)
+        else:
+            fm_adam_f64(n, &w[0], &g[0], &m[0], &v[0], lr, beta1, beta2, eps, step, wd)

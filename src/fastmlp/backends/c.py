@@ -1,0 +1,300 @@
+"""The op contract on the C/OpenMP kernels (see ``fastmlp.backends``).
+
+Each op runs the shared argument checks of ``_checks`` (the same ones the
+NumPy reference runs, so both fail alike), makes inputs C-contiguous, and
+calls one binding in ``fastmlp._kernels``, which releases the GIL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator, Optional
+
+import numpy as np
+
+from fastmlp import _kernels as _k
+from fastmlp._config import warn_on_bad_env_arch
+from fastmlp.backends import ACTIVATIONS
+from fastmlp.backends import _checks as chk
+
+name = "c"
+
+warn_on_bad_env_arch()
+
+_ACT_CODE = {a: i for i, a in enumerate(ACTIVATIONS)}
+_BCE, _MSE, _MAE = 0, 1, 2
+
+
+# ---- SIMD path control (for tests and show_config) --------------------------
+
+def available_archs() -> tuple[str, ...]:
+    """SIMD paths compiled in and runnable on this machine, e.g. ("generic", "avx2", "avx512")."""
+    return _k.supported_archs()
+
+
+@contextlib.contextmanager
+def forced_arch(arch: str) -> Iterator[None]:
+    """Run the block with the GEMM micro-kernels of ``arch``, then restore."""
+    before = _k.selected_arch()
+    _k.select_arch(arch)
+    try:
+        yield
+    finally:
+        _k.select_arch(before)
+
+
+# ---- GEMM --------------------------------------------------------------------
+
+def _no_overlap(op: str, out: np.ndarray, **inputs: Optional[np.ndarray]) -> None:
+    for arg, arr in inputs.items():
+        if arr is not None and np.may_share_memory(out, arr):
+            raise ValueError(f"{op}: out must not share memory with {arg}")
+
+
+def gemm(a, b, out=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0,
+         bias=None, activation="identity", slope=0.01):
+    """out = act(alpha * op(a) @ op(b) + beta * out + bias); see fastmlp.backends."""
+    a, b = chk.as_float_arrays("gemm", a=a, b=b)
+    m, n = chk.gemm_shapes(a, b, trans_a, trans_b)
+    alpha = chk.check_scalar("gemm", "alpha", alpha)
+    beta = chk.check_scalar("gemm", "beta", beta)
+    act = chk.check_activation("gemm", activation)
+    slope = chk.check_scalar("gemm", "slope", slope, low=0.0)
+    if bias is not None:
+        (bias,) = chk.as_float_arrays("gemm", bias=bias)
+        chk.check_bias(bias, n, a.dtype)
+    if beta != 0.0 and out is None:
+        raise ValueError("gemm: beta != 0 needs out= holding the C to add")
+    out = chk.prepare_out("gemm", "out", out, (m, n), a.dtype)
+    _no_overlap("gemm", out, a=a, b=b, bias=bias)
+    _k.gemm(bool(trans_a), bool(trans_b), alpha, a, b, beta, out, bias, _ACT_CODE[act], slope)
+    return out
+
+
+# ---- activations -------------------------------------------------------------
+
+def _rows_cols(x: np.ndarray, act: str) -> tuple[int, int]:
+    if act == "softmax":
+        cols = x.shape[-1]
+        return (x.size // cols if cols else 0), cols
+    return 1, x.size
+
+
+def activation(name, x, out=None, *, alpha=0.01):
+    """y = name(x); softmax over the last axis."""
+    act = chk.check_activation("activation", name)
+    (x,) = chk.as_float_arrays(act, x=x)
+    slope = chk.check_scalar(act, "alpha", alpha, low=0.0)
+    if act == "softmax":
+        chk.check_min_ndim(act, "x", x, 1)
+    out = chk.prepare_out(act, "out", out, x.shape, x.dtype)
+    rows, cols = _rows_cols(x, act)
+    _k.act_forward(_ACT_CODE[act], slope, rows, cols, x.reshape(-1), out.reshape(-1))
+    return out
+
+
+def activation_backward(name, grad, y, out=None, *, alpha=0.01):
+    """grad * act'(.) expressed through the forward output y."""
+    act = chk.check_activation("activation_backward", name)
+    op = f"{act}_backward"
+    grad, y = chk.as_float_arrays(op, grad=grad, y=y)
+    chk.check_same_shape(op, ("grad", "y"), grad, y)
+    slope = chk.check_scalar(op, "alpha", alpha, low=0.0)
+    if act == "softmax":
+        chk.check_min_ndim(op, "y", y, 1)
+    out = chk.prepare_out(op, "out", out, y.shape, y.dtype)
+    if out is not grad and np.may_share_memory(out, y):
+        raise ValueError(f"{op}: out must not share memory with y")
+    rows, cols = _rows_cols(y, act)
+    _k.act_backward(_ACT_CODE[act], slope, rows, cols, grad.reshape(-1), y.reshape(-1),
+                    out.reshape(-1))
+    return out
+
+
+def identity(x, out=None):
+    """Identity: y = x (a copy, or written into out)."""
+    return activation("identity", x, out)
+
+
+def sigmoid(x, out=None):
+    """Logistic sigmoid 1 / (1 + exp(-x)), stable for large |x|."""
+    return activation("sigmoid", x, out)
+
+
+def tanh(x, out=None):
+    """Hyperbolic tangent."""
+    return activation("tanh", x, out)
+
+
+def relu(x, out=None):
+    """max(x, 0)."""
+    return activation("relu", x, out)
+
+
+def leaky_relu(x, alpha=0.01, out=None):
+    """x where x > 0, else alpha * x (alpha >= 0)."""
+    return activation("leaky_relu", x, out, alpha=alpha)
+
+
+def softmax(x, out=None):
+    """Softmax over the last axis, max-subtracted for stability."""
+    return activation("softmax", x, out)
+
+
+def identity_backward(grad, y, out=None):
+    """grad (the identity's derivative is 1)."""
+    return activation_backward("identity", grad, y, out)
+
+
+def sigmoid_backward(grad, y, out=None):
+    """grad * y * (1 - y)."""
+    return activation_backward("sigmoid", grad, y, out)
+
+
+def tanh_backward(grad, y, out=None):
+    """grad * (1 - y**2)."""
+    return activation_backward("tanh", grad, y, out)
+
+
+def relu_backward(grad, y, out=None):
+    """grad where y > 0, else 0."""
+    return activation_backward("relu", grad, y, out)
+
+
+def leaky_relu_backward(grad, y, alpha=0.01, out=None):
+    """grad where y > 0, else alpha * grad."""
+    return activation_backward("leaky_relu", grad, y, out, alpha=alpha)
+
+
+def softmax_backward(grad, y, out=None):
+    """y * (grad - sum(grad * y, axis=-1, keepdims=True))."""
+    return activation_backward("softmax", grad, y, out)
+
+
+# ---- bias gradient -----------------------------------------------------------
+
+def column_sum(x, out=None):
+    """Sum over axis 0 of a 2-D array (the bias gradient)."""
+    (x,) = chk.as_float_arrays("column_sum", x=x)
+    chk.check_ndim("column_sum", "x", x, 2)
+    out = chk.prepare_out("column_sum", "out", out, (x.shape[1],), x.dtype)
+    _k.column_sum(x, out)
+    return out
+
+
+# ---- fused losses ------------------------------------------------------------
+
+def _loss_inputs(op: str, first: str, x, target, grad, ndim: Optional[int] = None):
+    x, target = chk.as_float_arrays(op, **{first: x, "target": target})
+    chk.check_same_shape(op, (first, "target"), x, target)
+    if ndim is not None:
+        chk.check_ndim(op, first, x, ndim)
+    grad = chk.prepare_out(op, "grad", grad, x.shape, x.dtype)
+    _no_overlap(op, grad, **{first: x, "target": target})
+    return x, target, grad
+
+
+def softmax_cross_entropy(logits, target, grad=None):
+    """Mean categorical cross-entropy of softmax(logits); grad w.r.t. logits."""
+    op = "softmax_cross_entropy"
+    z, t, grad = _loss_inputs(op, "logits", logits, target, grad, ndim=2)
+    chk.check_nonempty(op, "logits", z)
+    return _k.softmax_xent(z, t, grad), grad
+
+
+def sparse_softmax_cross_entropy(logits, labels, grad=None):
+    """Mean cross-entropy of softmax(logits) against integer labels."""
+    op = "sparse_softmax_cross_entropy"
+    (z,) = chk.as_float_arrays(op, logits=logits)
+    chk.check_ndim(op, "logits", z, 2)
+    chk.check_nonempty(op, "logits", z)
+    labels = chk.check_labels(op, labels, z.shape[0], z.shape[1])
+    grad = chk.prepare_out(op, "grad", grad, z.shape, z.dtype)
+    _no_overlap(op, grad, logits=z)
+    return _k.softmax_xent_sparse(z, labels, grad), grad
+
+
+def _elementwise_loss(op: str, code: int, first: str, x, target, grad):
+    x, t, grad = _loss_inputs(op, first, x, target, grad)
+    chk.check_nonempty(op, first, x)
+    loss = _k.elementwise_loss(code, x.reshape(-1), t.reshape(-1), grad.reshape(-1))
+    return loss, grad
+
+
+def sigmoid_binary_cross_entropy(logits, target, grad=None):
+    """Mean binary cross-entropy of sigmoid(logits); grad w.r.t. logits."""
+    return _elementwise_loss("sigmoid_binary_cross_entropy", _BCE, "logits", logits, target, grad)
+
+
+def mean_squared_error(y, target, grad=None):
+    """mean((y - target)**2) over all elements; grad w.r.t. y."""
+    return _elementwise_loss("mean_squared_error", _MSE, "y", y, target, grad)
+
+
+def mean_absolute_error(y, target, grad=None):
+    """mean(|y - target|) over all elements; grad sign(y - target) / size."""
+    return _elementwise_loss("mean_absolute_error", _MAE, "y", y, target, grad)
+
+
+def sum_squared_error(y, target, grad=None):
+    """Textbook 1/2 * sum of squared errors per sample, averaged over samples."""
+    op = "sum_squared_error"
+    y, t = chk.as_float_arrays(op, y=y, target=target)
+    chk.check_same_shape(op, ("y", "target"), y, t)
+    y2, t2 = chk.as_rows(op, "y", y), chk.as_rows(op, "target", t)
+    chk.check_nonempty(op, "y", y2)
+    grad = chk.prepare_out(op, "grad", grad, y.shape, y.dtype)
+    _no_overlap(op, grad, y=y, target=t)
+    return _k.sse(y2, t2, grad.reshape(y2.shape)), grad
+
+
+# ---- optimizers ----------------------------------------------------------------
+
+def sgd_update(params, grads, *, learning_rate, weight_decay=0.0):
+    """params -= learning_rate * (grads + weight_decay * params), in place."""
+    op = "sgd_update"
+    params, grads = chk.optimizer_buffers(op, params, grads)
+    h = chk.optimizer_hyper(op, learning_rate=learning_rate, weight_decay=weight_decay)
+    _k.sgd(params, grads, h["learning_rate"], h["weight_decay"])
+
+
+def momentum_update(params, grads, velocity, *, learning_rate, momentum, nesterov=False,
+                    weight_decay=0.0):
+    """Keras SGD with momentum (and Nesterov), in place."""
+    op = "momentum_update"
+    params, grads, velocity = chk.optimizer_buffers(op, params, grads, velocity=velocity)
+    h = chk.optimizer_hyper(op, learning_rate=learning_rate, momentum=momentum,
+                            weight_decay=weight_decay)
+    _k.momentum(params, grads, velocity, h["learning_rate"], h["momentum"], bool(nesterov),
+                h["weight_decay"])
+
+
+def adagrad_update(params, grads, accumulator, *, learning_rate, epsilon, weight_decay=0.0):
+    """Keras Adagrad, in place."""
+    op = "adagrad_update"
+    params, grads, accumulator = chk.optimizer_buffers(op, params, grads, accumulator=accumulator)
+    h = chk.optimizer_hyper(op, learning_rate=learning_rate, epsilon=epsilon,
+                            weight_decay=weight_decay)
+    _k.adagrad(params, grads, accumulator, h["learning_rate"], h["epsilon"], h["weight_decay"])
+
+
+def rmsprop_update(params, grads, mean_square, *, learning_rate, rho, epsilon, weight_decay=0.0):
+    """Keras RMSprop, in place."""
+    op = "rmsprop_update"
+    params, grads, mean_square = chk.optimizer_buffers(op, params, grads, mean_square=mean_square)
+    h = chk.optimizer_hyper(op, learning_rate=learning_rate, rho=rho, epsilon=epsilon,
+                            weight_decay=weight_decay)
+    _k.rmsprop(params, grads, mean_square, h["learning_rate"], h["rho"], h["epsilon"],
+               h["weight_decay"])
+
+
+def adam_update(params, grads, m, v, *, step, learning_rate, beta_1, beta_2, epsilon,
+                weight_decay=0.0):
+    """Adam with bias correction (Kingma & Ba, Keras's epsilon), in place."""
+    op = "adam_update"
+    params, grads, m, v = chk.optimizer_buffers(op, params, grads, m=m, v=v)
+    step = chk.check_step(op, step)
+    h = chk.optimizer_hyper(op, learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2,
+                            epsilon=epsilon, weight_decay=weight_decay)
+    _k.adam(params, grads, m, v, h["learning_rate"], h["beta_1"], h["beta_2"], h["epsilon"],
+            step, h["weight_decay"])
