@@ -45,12 +45,6 @@ def forced_arch(arch: str) -> Iterator[None]:
 
 # ---- GEMM --------------------------------------------------------------------
 
-def _no_overlap(op: str, out: np.ndarray, **inputs: Optional[np.ndarray]) -> None:
-    for arg, arr in inputs.items():
-        if arr is not None and np.may_share_memory(out, arr):
-            raise ValueError(f"{op}: out must not share memory with {arg}")
-
-
 def gemm(a, b, out=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0,
          bias=None, activation="identity", slope=0.01):
     """out = act(alpha * op(a) @ op(b) + beta * out + bias); see fastmlp.backends."""
@@ -66,7 +60,7 @@ def gemm(a, b, out=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0,
     if beta != 0.0 and out is None:
         raise ValueError("gemm: beta != 0 needs out= holding the C to add")
     out = chk.prepare_out("gemm", "out", out, (m, n), a.dtype)
-    _no_overlap("gemm", out, a=a, b=b, bias=bias)
+    chk.check_no_overlap("gemm", "out", out, a=a, b=b, bias=bias)
     _k.gemm(bool(trans_a), bool(trans_b), alpha, a, b, beta, out, bias, _ACT_CODE[act], slope)
     return out
 
@@ -190,7 +184,7 @@ def _loss_inputs(op: str, first: str, x, target, grad, ndim: Optional[int] = Non
     if ndim is not None:
         chk.check_ndim(op, first, x, ndim)
     grad = chk.prepare_out(op, "grad", grad, x.shape, x.dtype)
-    _no_overlap(op, grad, **{first: x, "target": target})
+    chk.check_no_overlap(op, "grad", grad, **{first: x, "target": target})
     return x, target, grad
 
 
@@ -210,7 +204,7 @@ def sparse_softmax_cross_entropy(logits, labels, grad=None):
     chk.check_nonempty(op, "logits", z)
     labels = chk.check_labels(op, labels, z.shape[0], z.shape[1])
     grad = chk.prepare_out(op, "grad", grad, z.shape, z.dtype)
-    _no_overlap(op, grad, logits=z)
+    chk.check_no_overlap(op, "grad", grad, logits=z)
     return _k.softmax_xent_sparse(z, labels, grad), grad
 
 
@@ -244,7 +238,7 @@ def sum_squared_error(y, target, grad=None):
     y2, t2 = chk.as_rows(op, "y", y), chk.as_rows(op, "target", t)
     chk.check_nonempty(op, "y", y2)
     grad = chk.prepare_out(op, "grad", grad, y.shape, y.dtype)
-    _no_overlap(op, grad, y=y, target=t)
+    chk.check_no_overlap(op, "grad", grad, y=y, target=t)
     return _k.sse(y2, t2, grad.reshape(y2.shape)), grad
 
 
