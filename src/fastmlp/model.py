@@ -505,14 +505,17 @@ class Sequential:
         rows = x.shape[0]
         steps = -(-rows // batch_size)
         ws = self._workspace(min(batch_size, rows))
-        order = np.arange(rows, dtype=np.int64) if shuffle else None
+        order = None
         metrics = self._resolved_metrics()
         nan_handled = cbs.handles_nan
         cbs.on_train_begin()
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
-            if order is not None:
-                self._shuffle_rng.shuffle(order)
+            if shuffle:
+                # A fresh permutation per epoch (one allocation per epoch, not
+                # per step), so the order depends only on the generator's
+                # state: fit(2 epochs) twice equals fit(4 epochs) once.
+                order = self._shuffle_rng.permutation(rows)
             sums = dict.fromkeys(["loss"] + [m.name for m in metrics], 0.0)
             seen = 0
             for step in range(steps):
