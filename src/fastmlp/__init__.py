@@ -18,6 +18,9 @@ from fastmlp import datasets, preprocessing, utils
 from fastmlp import activations, initializers, losses, metrics, regularizers
 from fastmlp.layers import Activation, Dense, Dropout, Input
 from fastmlp.model import Sequential
+from fastmlp import callbacks, optimizers
+from fastmlp.gradcheck import gradcheck, numerical_gradient
+from fastmlp.io import load_model
 
 __all__ = [
     "Activation",
@@ -25,6 +28,11 @@ __all__ = [
     "Dropout",
     "Input",
     "Sequential",
+    "callbacks",
+    "gradcheck",
+    "load_model",
+    "numerical_gradient",
+    "optimizers",
     "activations",
     "initializers",
     "losses",
