@@ -106,15 +106,13 @@ def test_c_backend_is_thread_count_independent():
     assert h1 == h2
 
 
-def test_numpy_backend_is_thread_count_independent():
-    before = fm.get_num_threads()
-    try:
-        fm.set_num_threads(1)
+def test_numpy_backend_is_blas_thread_count_independent():
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
         w1, h1 = big_run("numpy")
-        fm.set_num_threads(2)
+    with threadpool_limits(limits=2, user_api="blas"):
         w2, h2 = big_run("numpy")
-    finally:
-        fm.set_num_threads(before)
     assert_identical(w1, w2)
     assert h1 == h2
 
