@@ -45,74 +45,6 @@ static size_t round_up64(size_t x) { return (x + 63) & ~(size_t)63; }
 
 /* ---- per-type leaves: packing and the epilogue -------------------------- */
 
-/*
- * Pack op(A)[i0 : i0+mc, p0 : p0+kc] into MR-tall panels: panel q holds
- * kc steps of MR values at dst + q*MR*kc, rows past mc zero-filled.
- * op(A)[i, p] is a[i*lda + p], or a[p*lda + i] when trans.
- */
-#define DEFINE_PACK_A(T, NAME)                                                   \
-    static void NAME(int trans, const void *a_, ptrdiff_t lda, ptrdiff_t i0,      \
-                     ptrdiff_t mc, ptrdiff_t p0, ptrdiff_t kc, int mr, void *dst_) \
-    {                                                                            \
-        const T *a = a_;                                                         \
-        T *dst = dst_;                                                           \
-        for (ptrdiff_t ir = 0; ir < mc; ir += mr) {                              \
-            int rows = (int)min_pd(mr, mc - ir);                                 \
-            T *d = dst + ir * kc;                                                \
-            if (trans) {                                                         \
-                const T *s = a + p0 * lda + i0 + ir;                             \
-                for (ptrdiff_t p = 0; p < kc; p++) {                             \
-                    for (int i = 0; i < rows; i++)                               \
-                        d[p * mr + i] = s[p * lda + i];                          \
-                    for (int i = rows; i < mr; i++)                              \
-                        d[p * mr + i] = 0;                                       \
-                }                                                                \
-            } else {                                                             \
-                const T *s = a + (i0 + ir) * lda + p0;                           \
-                for (int i = 0; i < rows; i++)                                   \
-                    for (ptrdiff_t p = 0; p < kc; p++)                           \
-                        d[p * mr + i] = s[i * lda + p];                          \
-                for (int i = rows; i < mr; i++)                                  \
-                    for (ptrdiff_t p = 0; p < kc; p++)                           \
-                        d[p * mr + i] = 0;                                       \
-            }                                                                    \
-        }                                                                        \
-    }
-
-/*
- * Pack op(B)[p0 : p0+kc, j0 : j0+nc] into NR-wide panels: panel q holds kc
- * steps of NR values at dst + q*NR*kc, columns past nc zero-filled.
- * op(B)[p, j] is b[p*ldb + j], or b[j*ldb + p] when trans.
- */
-#define DEFINE_PACK_B(T, NAME)                                                   \
-    static void NAME(int trans, const void *b_, ptrdiff_t ldb, ptrdiff_t p0,      \
-                     ptrdiff_t kc, ptrdiff_t j0, ptrdiff_t nc, int nr, void *dst_) \
-    {                                                                            \
-        const T *b = b_;                                                         \
-        T *dst = dst_;                                                           \
-        for (ptrdiff_t jr = 0; jr < nc; jr += nr) {                              \
-            int cols = (int)min_pd(nr, nc - jr);                                 \
-            T *d = dst + jr * kc;                                                \
-            if (trans) {                                                         \
-                const T *s = b + (j0 + jr) * ldb + p0;                           \
-                for (int j = 0; j < cols; j++)                                   \
-                    for (ptrdiff_t p = 0; p < kc; p++)                           \
-                        d[p * nr + j] = s[j * ldb + p];                          \
-                for (int j = cols; j < nr; j++)                                  \
-                    for (ptrdiff_t p = 0; p < kc; p++)                           \
-                        d[p * nr + j] = 0;                                       \
-            } else {                                                             \
-                const T *s = b + p0 * ldb + j0 + jr;                             \
-                for (ptrdiff_t p = 0; p < kc; p++) {                             \
-                    for (int j = 0; j < cols; j++)                               \
-                        d[p * nr + j] = s[p * ldb + j];                          \
-                    for (int j = cols; j < nr; j++)                              \
-                        d[p * nr + j] = 0;                                       \
-                }                                                                \
-            }                                                                    \
-        }                                                                        \
-    }
-
 /* Add bias to each row of a rows x cols block, then the elementwise
  * activation. Softmax needs whole rows, so it is applied later (finish). */
 #define DEFINE_EPILOGUE(T, NAME, ACT_INPLACE)                                    \
@@ -163,10 +95,6 @@ static size_t round_up64(size_t x) { return (x + 63) & ~(size_t)63; }
             }                                                                    \
     }
 
-DEFINE_PACK_A(float, pack_a_f32)
-DEFINE_PACK_A(double, pack_a_f64)
-DEFINE_PACK_B(float, pack_b_f32)
-DEFINE_PACK_B(double, pack_b_f64)
 DEFINE_EPILOGUE(float, epilogue_f32, fm_act_inplace_f32)
 DEFINE_EPILOGUE(double, epilogue_f64, fm_act_inplace_f64)
 DEFINE_SCALE(float, scale_f32)
@@ -187,10 +115,6 @@ static void softmax_rows_f64(void *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t c
 typedef struct {
     size_t size; /* bytes per element */
     const void *one;
-    void (*pack_a)(int, const void *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
-                   ptrdiff_t, int, void *);
-    void (*pack_b)(int, const void *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t,
-                   ptrdiff_t, int, void *);
     void (*epilogue)(void *, ptrdiff_t, ptrdiff_t, ptrdiff_t, const void *, int, double);
     void (*scale)(void *, ptrdiff_t, ptrdiff_t, ptrdiff_t, const void *);
     void (*softmax)(void *, ptrdiff_t, ptrdiff_t, ptrdiff_t);
@@ -201,9 +125,9 @@ typedef struct {
 static const float one_f32 = 1.0f;
 static const double one_f64 = 1.0;
 
-static const type_ops ops_f32 = {sizeof(float), &one_f32, pack_a_f32, pack_b_f32,
+static const type_ops ops_f32 = {sizeof(float), &one_f32,
                                  epilogue_f32, scale_f32, softmax_rows_f32, naive_f32};
-static const type_ops ops_f64 = {sizeof(double), &one_f64, pack_a_f64, pack_b_f64,
+static const type_ops ops_f64 = {sizeof(double), &one_f64,
                                  epilogue_f64, scale_f64, softmax_rows_f64, naive_f64};
 
 /* ---- the arch table ----------------------------------------------------- */
@@ -306,6 +230,19 @@ static int threads_over_m(const gemm_job *job, int nt)
     return best;
 }
 
+/* Where op(A)[i, p] and op(B)[p, j] are stored. */
+static const void *a_block(const gemm_job *job, ptrdiff_t i, ptrdiff_t p)
+{
+    ptrdiff_t at = job->trans_a ? p * job->lda + i : i * job->lda + p;
+    return job->a + (size_t)at * job->ops->size;
+}
+
+static const void *b_block(const gemm_job *job, ptrdiff_t p, ptrdiff_t j)
+{
+    ptrdiff_t at = job->trans_b ? j * job->ldb + p : p * job->ldb + j;
+    return job->b + (size_t)at * job->ops->size;
+}
+
 /* Everything one thread of the team does: the five loops over its share. */
 static void gemm_thread(const gemm_job *job, int tid, int nt)
 {
@@ -336,8 +273,8 @@ static void gemm_thread(const gemm_job *job, int tid, int nt)
             ptrdiff_t q0, q1;
             share(npan, nt, tid, &q0, &q1);
             if (q1 > q0)
-                ops->pack_b(job->trans_b, job->b, job->ldb, pc, kc, jc + q0 * nr,
-                            min_pd(q1 * nr, nc) - q0 * nr, nr,
+                blk->pack_b(!job->trans_b, b_block(job, pc, jc + q0 * nr), job->ldb,
+                            min_pd(q1 * nr, nc) - q0 * nr, kc,
                             job->packed_b + (size_t)(q0 * nr * kc) * es);
 #pragma omp barrier
 
@@ -345,15 +282,15 @@ static void gemm_thread(const gemm_job *job, int tid, int nt)
             share(npan, tn, tid % tn, &r0, &r1);
             for (ptrdiff_t ic = m0; ic < m1 && r1 > r0; ic += job->mc) {
                 ptrdiff_t mc = min_pd(job->mc, m1 - ic);
-                ops->pack_a(job->trans_a, job->a, job->lda, ic, mc, pc, kc, mr, packed_a);
-                for (ptrdiff_t jr = r0; jr < r1; jr++) {
-                    ptrdiff_t j = jc + jr * nr;
-                    int ncols = (int)min_pd(nr, job->n - j);
-                    const char *bp = job->packed_b + (size_t)(jr * nr * kc) * es;
-                    for (ptrdiff_t ir = 0; ir < mc; ir += mr) {
-                        int nrows = (int)min_pd(mr, mc - ir);
+                blk->pack_a(job->trans_a, a_block(job, ic, pc), job->lda, mc, kc, packed_a);
+                for (ptrdiff_t ir = 0; ir < mc; ir += mr) {
+                    int nrows = (int)min_pd(mr, mc - ir);
+                    const char *ap = packed_a + (size_t)(ir * kc) * es;
+                    for (ptrdiff_t jr = r0; jr < r1; jr++) {
+                        ptrdiff_t j = jc + jr * nr;
+                        int ncols = (int)min_pd(nr, job->n - j);
                         char *ct = job->c + (size_t)((ic + ir) * job->ldc + j) * es;
-                        blk->kernel(kc, job->alpha, packed_a + (size_t)(ir * kc) * es, bp,
+                        blk->kernel(kc, job->alpha, ap, job->packed_b + (size_t)(jr * nr * kc) * es,
                                     beta, ct, job->ldc, nrows, ncols);
                         if (last && has_epilogue)
                             ops->epilogue(ct, job->ldc, nrows, ncols,

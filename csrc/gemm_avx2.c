@@ -129,9 +129,17 @@ static void kernel_f64(ptrdiff_t k, const void *alpha_, const void *a_, const vo
     }
 }
 
+FM_GEMM_DEFINE_PACK(float, MR, pack_mr_f32)
+FM_GEMM_DEFINE_PACK(float, 16, pack_nr_f32)
+FM_GEMM_DEFINE_PACK(double, MR, pack_mr_f64)
+FM_GEMM_DEFINE_PACK(double, 8, pack_nr_f64)
+
+
 /* KC=256: a 6x256 A panel (6 KiB) and a 16x256 B panel (16 KiB) share a
  * 32 KiB L1. MC=144 rows of A (144 KiB) fit L2; NC in L3. */
 const fm_gemm_arch fm_gemm_arch_avx2 = {
-    .f32 = {.mr = MR, .nr = 16, .mc = 144, .kc = 256, .nc = 4080, .kernel = kernel_f32},
-    .f64 = {.mr = MR, .nr = 8, .mc = 72, .kc = 256, .nc = 4080, .kernel = kernel_f64},
+    .f32 = {.mr = MR, .nr = 16, .mc = 144, .kc = 256, .nc = 4080, .kernel = kernel_f32,
+            .pack_a = pack_mr_f32, .pack_b = pack_nr_f32},
+    .f64 = {.mr = MR, .nr = 8, .mc = 72, .kc = 256, .nc = 4080, .kernel = kernel_f64,
+            .pack_a = pack_mr_f64, .pack_b = pack_nr_f64},
 };

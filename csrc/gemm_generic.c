@@ -58,9 +58,17 @@ static void kernel_f64(ptrdiff_t k, const void *alpha_, const void *a_, const vo
     store_edge_f64(&ab[0][0], NR_D, beta, c, ldc, mr, nr);
 }
 
+FM_GEMM_DEFINE_PACK(float, MR_S, pack_mr_f32)
+FM_GEMM_DEFINE_PACK(float, NR_S, pack_nr_f32)
+FM_GEMM_DEFINE_PACK(double, MR_D, pack_mr_f64)
+FM_GEMM_DEFINE_PACK(double, NR_D, pack_nr_f64)
+
+
 /* KC: a 4 x 256 A panel plus an 8 x 256 B panel fit a 32 KiB L1 with room;
  * MC x KC of A (128 KiB) sits in any L2; NC x KC of B in L3. */
 const fm_gemm_arch fm_gemm_arch_generic = {
-    .f32 = {.mr = MR_S, .nr = NR_S, .mc = 128, .kc = 256, .nc = 4096, .kernel = kernel_f32},
-    .f64 = {.mr = MR_D, .nr = NR_D, .mc = 128, .kc = 256, .nc = 2048, .kernel = kernel_f64},
+    .f32 = {.mr = MR_S, .nr = NR_S, .mc = 128, .kc = 256, .nc = 4096, .kernel = kernel_f32,
+            .pack_a = pack_mr_f32, .pack_b = pack_nr_f32},
+    .f64 = {.mr = MR_D, .nr = NR_D, .mc = 128, .kc = 256, .nc = 2048, .kernel = kernel_f64,
+            .pack_a = pack_mr_f64, .pack_b = pack_nr_f64},
 };

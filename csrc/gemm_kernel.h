@@ -29,13 +29,27 @@ typedef void (*fm_gemm_ukr)(ptrdiff_t k, const void *alpha, const void *a,
                             const void *b, const void *beta, void *c,
                             ptrdiff_t ldc, int mr, int nr);
 
-/* A kernel and the block sizes the loops around it use (in elements). */
+/*
+ * A packing routine: copy `len` lanes x kc steps of a block of op(A) (lanes
+ * are rows) or op(B) (lanes are columns) into panels of W lanes (W = MR or
+ * NR), panel q at dst + q*W*kc, each step's W values together, lanes past
+ * len zero-filled. The block's element (lane l, step p) is src[p*ld + l]
+ * when lanes_contig, else src[l*ld + p]. Lives beside the kernel so that it
+ * is compiled with the same ISA flags and a compile-time W.
+ */
+typedef void (*fm_gemm_pack)(int lanes_contig, const void *src, ptrdiff_t ld,
+                             ptrdiff_t len, ptrdiff_t kc, void *dst);
+
+/* A kernel, its packing routines and the block sizes the loops around it
+ * use (in elements). */
 typedef struct {
     int mr, nr;        /* register tile */
-    ptrdiff_t mc;      /* rows of A packed at once (multiple of mr; L2) */
-    ptrdiff_t kc;      /* depth of one packed block (L1 holds a B panel) */
-    ptrdiff_t nc;      /* columns of B packed at once (multiple of nr; L3) */
+    ptrdiff_t mc;      /* rows of A packed at once (multiple of mr) */
+    ptrdiff_t kc;      /* depth of one packed block */
+    ptrdiff_t nc;      /* columns of B packed at once (multiple of nr; L2) */
     fm_gemm_ukr kernel;
+    fm_gemm_pack pack_a; /* W = mr */
+    fm_gemm_pack pack_b; /* W = nr */
 } fm_gemm_blocking;
 
 /* One CPU family's kernels, float and double. */
@@ -43,10 +57,6 @@ typedef struct {
     fm_gemm_blocking f32;
     fm_gemm_blocking f64;
 } fm_gemm_arch;
-
-/* Largest MR*NR any kernel uses; edge tiles are computed in a local
- * buffer of this size. */
-#define FM_GEMM_MAX_TILE (32 * 32)
 
 /* Defined in gemm_<arch>.c; gemm.c refers to an AVX one only when the build
  * compiled it in (FM_HAVE_AVX2 / FM_HAVE_AVX512). */
@@ -74,6 +84,48 @@ extern const fm_gemm_arch fm_gemm_arch_avx512;
             } else {                                                             \
                 for (int j = 0; j < nr; j++)                                     \
                     ci[j] = ti[j] + beta * ci[j];                                \
+            }                                                                    \
+        }                                                                        \
+    }
+
+/*
+ * The portable packing routine for panels of W lanes, as an fm_gemm_pack
+ * named NAME. W is a compile-time constant so the copies vectorise; the
+ * transposing case goes in blocks of 8 steps, so each source row is read
+ * along a cache line while the panel is written in order. static for the
+ * same reason as above.
+ */
+#define FM_GEMM_DEFINE_PACK(T, W, NAME)                                         \
+    static void NAME(int lanes_contig, const void *src_, ptrdiff_t ld,          \
+                     ptrdiff_t len, ptrdiff_t kc, void *dst_)                   \
+    {                                                                            \
+        const T *src = src_;                                                     \
+        T *dst = dst_;                                                           \
+        for (ptrdiff_t l0 = 0; l0 < len; l0 += (W), dst += (W) * kc) {            \
+            ptrdiff_t w = len - l0 < (W) ? len - l0 : (W);                       \
+            if (lanes_contig) {                                                  \
+                const T *s = src + l0;                                           \
+                if (w == (W)) {                                                  \
+                    for (ptrdiff_t p = 0; p < kc; p++)                           \
+                        for (int l = 0; l < (W); l++)                            \
+                            dst[p * (W) + l] = s[p * ld + l];                    \
+                } else {                                                         \
+                    for (ptrdiff_t p = 0; p < kc; p++)                           \
+                        for (int l = 0; l < (W); l++)                            \
+                            dst[p * (W) + l] = l < w ? s[p * ld + l] : (T)0;     \
+                }                                                                \
+            } else {                                                             \
+                const T *s = src + l0 * ld;                                      \
+                ptrdiff_t p = 0;                                                 \
+                if (w == (W)) {                                                  \
+                    for (; p + 8 <= kc; p += 8)                                  \
+                        for (int l = 0; l < (W); l++)                            \
+                            for (int q = 0; q < 8; q++)                          \
+                                dst[(p + q) * (W) + l] = s[l * ld + p + q];      \
+                }                                                                \
+                for (; p < kc; p++)                                              \
+                    for (int l = 0; l < (W); l++)                                \
+                        dst[p * (W) + l] = l < w ? s[l * ld + p] : (T)0;         \
             }                                                                    \
         }                                                                        \
     }
