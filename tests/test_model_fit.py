@@ -305,3 +305,28 @@ def test_config_round_trip_rebuilds_the_same_model():
     x, y = blobs()
     np.testing.assert_array_equal(clone.predict(x), model.predict(x))
     assert clone.evaluate(x, y) == model.evaluate(x, y)
+
+
+def test_fit_allocates_no_batch_sized_arrays_after_the_first_call():
+    # The workspace (activations, deltas, gathered minibatch) is made once per
+    # batch size; a second fit must not allocate anything the size of one
+    # batch's activations (256 x 256 float32 = 256 KiB). What remains are
+    # per-fit checks (isfinite over x: 128 KiB of bools) and per-epoch
+    # permutations (16 KiB).
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2048, 64)).astype(np.float32)
+    y = rng.integers(0, 10, 2048)
+    model = fm.Sequential([fm.Input((64,)), fm.Dense(256, activation="relu",
+                                                     kernel_regularizer=fm.regularizers.l2(1e-4)),
+                           fm.Dropout(0.2), fm.Dense(10, activation="softmax")], seed=0)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=1, batch_size=256, verbose=0)
+    tracemalloc.start()
+    try:
+        model.fit(x, y, epochs=2, batch_size=256, verbose=0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 200 * 1024

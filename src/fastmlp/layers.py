@@ -310,7 +310,10 @@ class Dropout(Layer):
         mask, keep = work["mask"][:rows], work["keep"][:rows]
         (self._rng or rng).random(out=mask, dtype=mask.dtype)
         np.greater_equal(mask, self.rate, out=keep)
-        np.multiply(keep, 1.0 / (1.0 - self.rate), out=mask)
+        # copyto then scale in place: multiplying the bool array by a float
+        # directly would make NumPy allocate a cast buffer of the full size.
+        np.copyto(mask, keep)
+        np.multiply(mask, 1.0 / (1.0 - self.rate), out=mask)
         np.multiply(x, mask, out=y)
         return y
 

@@ -245,7 +245,12 @@ class Sequential:
         else:
             metric_ids = list(metrics)
         for m in metric_ids:  # fail now on unknown names, resolve "accuracy" later
-            metrics_module.get(m, loss=loss_obj, output_units=2)
+            metric = metrics_module.get(m, loss=loss_obj, output_units=2)
+            if loss_obj is not None and loss_obj.sparse and not isinstance(
+                    metric, (metrics_module.SparseCategoricalAccuracy, metrics_module.BinaryAccuracy)):
+                raise ValueError(
+                    f"metric {metric.name!r} compares outputs with targets of the same shape, "
+                    f"but {loss_obj.name} takes integer labels; use 'accuracy'")
         self.optimizer = opt
         self._loss = loss_obj
         self._loss_identifier = loss
