@@ -330,3 +330,33 @@ def test_fit_allocates_no_batch_sized_arrays_after_the_first_call():
     finally:
         tracemalloc.stop()
     assert peak < 200 * 1024
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_save_and_load_resume_shuffling_and_dropout_exactly(backend, tmp_path):
+    x, y = blobs(n=80)
+
+    def make():
+        model = fm.Sequential([fm.Input((4,)), fm.Dense(8, activation="relu"), fm.Dropout(0.3),
+                               fm.Dense(3, activation="softmax")], backend=backend, seed=1)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        return model
+
+    straight = make()
+    straight.fit(x, y, epochs=4, batch_size=16, verbose=0)
+    first = make()
+    first.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    first.save(tmp_path / "model.fmlp")
+    resumed = fm.load_model(tmp_path / "model.fmlp")
+    resumed.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    for a, b in zip(straight.get_weights(), resumed.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_rng_state_is_checked_before_it_is_set():
+    model = fm.Sequential([fm.Input((2,)), fm.Dense(1)], backend="numpy", seed=0)
+    state = model.get_rng_state()
+    bad = dict(state, shuffle={"bit_generator": "MT19937"})
+    with pytest.raises(ValueError, match="shuffle"):
+        model.set_rng_state(bad)
+    assert model.get_rng_state() == state

@@ -684,6 +684,41 @@ class Sequential:
         self.compile(optimizer=config.get("optimizer", "rmsprop"), loss=config.get("loss"),
                      metrics=config.get("metrics"))
 
+    def _generators(self) -> dict[str, np.random.Generator]:
+        gens = {"init": self._init_rng, "shuffle": self._shuffle_rng, "dropout": self._dropout_rng}
+        for layer in self._layers:
+            own = getattr(layer, "_rng", None)
+            if own is not None:
+                gens[f"layer:{layer.name}"] = own
+        return gens
+
+    def get_rng_state(self) -> dict:
+        """JSON-able state of the model's random generators (initialisation,
+        shuffling, dropout), so a saved model resumes training exactly."""
+        return {name: gen.bit_generator.state for name, gen in self._generators().items()}
+
+    def set_rng_state(self, state: dict) -> None:
+        """Restore :meth:`get_rng_state` output; checked fully before any
+        generator changes."""
+        gens = self._generators()
+        if not isinstance(state, dict) or set(state) != set(gens):
+            got = sorted(state) if isinstance(state, dict) else type(state).__name__
+            raise ValueError(f"set_rng_state: expected states for {sorted(gens)}, got {got}")
+        fresh = {}
+        for name, gen in gens.items():
+            trial = np.random.default_rng()
+            if not isinstance(state[name], dict) or \
+                    state[name].get("bit_generator") != type(gen.bit_generator).__name__:
+                raise ValueError(f"set_rng_state: state {name!r} is not a "
+                                 f"{type(gen.bit_generator).__name__} state")
+            try:
+                trial.bit_generator.state = state[name]
+            except (TypeError, ValueError, KeyError) as err:
+                raise ValueError(f"set_rng_state: invalid state {name!r}: {err}") from None
+            fresh[name] = trial.bit_generator.state
+        for name, gen in gens.items():
+            gen.bit_generator.state = fresh[name]
+
     def save(self, path: object) -> None:
         """Write the model (architecture, weights, compile state, optimizer
         state) to one file; see fastmlp.io."""
