@@ -115,12 +115,13 @@ def gradcheck(model: Any, x: Any, y: Any, eps: float = 1e-6) -> dict[str, float]
         raise ValueError(f"gradcheck: eps must be a positive number, got {eps}")
     copy = _float64_copy(model)
     x64, y64 = _float64_data(x, y)
-    errors: dict[str, float] = {}
     copy.compute_gradients(x64, y64)
-    for name, param, grad in _parameter_arrays(copy):
-        analytic = grad.copy()
+    # Copy every backprop gradient before any nudging refills the buffers.
+    analytic = {name: grad.copy() for name, _, grad in _parameter_arrays(copy)}
+    errors: dict[str, float] = {}
+    for name, param, _ in _parameter_arrays(copy):
         numeric = numerical_gradient(lambda _: copy.compute_gradients(x64, y64), param, h=eps)
-        errors[name] = relative_error(analytic, numeric)
+        errors[name] = relative_error(analytic[name], numeric)
     return errors
 
 
