@@ -179,3 +179,38 @@ def test_layer_weights_require_build():
     assert layer.get_weights() == []
     with pytest.raises(RuntimeError, match="not built"):
         layer.set_weights([np.zeros((3, 2)), np.zeros(2)])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_flatten_first_takes_images(backend):
+    rng = np.random.default_rng(0)
+    images = rng.random((12, 4, 5))
+    labels = rng.integers(0, 3, 12)
+    model = fm.Sequential([fm.Flatten(input_shape=(4, 5)), fm.Dense(3, activation="softmax")],
+                          backend=backend, dtype="float64", seed=0)
+    assert model.input_shape == (None, 4, 5) and model.count_params() == 20 * 3 + 3
+    kernel, bias = model.get_weights()
+    flat = images.reshape(12, 20)
+    np.testing.assert_allclose(model.predict(images), REFERENCE["softmax"](flat @ kernel + bias),
+                               rtol=1e-12)
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    model.fit(images, labels, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"samples of shape \(5, 4\).*expects \(4, 5\)"):
+        model.predict(images.reshape(12, 5, 4))
+    clone = fm.Sequential.from_config(json.loads(json.dumps(model.get_config())))
+    assert clone.input_shape == (None, 4, 5)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_flatten_inside_is_identity_for_gradients(backend):
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(5, 3)), rng.normal(size=(5, 2))
+    plain = fm.Sequential([fm.Input((3,)), fm.Dense(4, activation="tanh"), fm.Dense(2)],
+                          backend=backend, dtype="float64", seed=0)
+    flat = fm.Sequential([fm.Input((3,)), fm.Dense(4, activation="tanh"), fm.Flatten(),
+                          fm.Dense(2)], backend=backend, dtype="float64", seed=0)
+    for model in (plain, flat):
+        model.compile(optimizer="sgd", loss="mse")
+    flat.set_weights(plain.get_weights())
+    assert flat.compute_gradients(x, y) == plain.compute_gradients(x, y)
+    np.testing.assert_array_equal(flat.grads, plain.grads)

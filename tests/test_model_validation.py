@@ -191,8 +191,10 @@ def test_bad_constructor_arguments():
         fm.Sequential([fm.Dense])
     with pytest.raises(ValueError, match="Input must come first"):
         fm.Sequential([fm.Dense(2), fm.Input((3,))])
-    with pytest.raises(ValueError, match="features"):
-        fm.Input((28, 28))
+    with pytest.raises(ValueError, match=r"input shape \(28, 28\) is not flat: make Flatten"):
+        fm.Sequential([fm.Input((28, 28)), fm.Dense(3)])
+    with pytest.raises(ValueError, match="positive ints"):
+        fm.Input((28, 0))
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

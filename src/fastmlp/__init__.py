@@ -17,6 +17,8 @@ from fastmlp import backends
 from fastmlp import datasets, preprocessing, utils
 from fastmlp import activations, initializers, losses, metrics, regularizers
 from fastmlp.layers import Activation, Dense, Dropout, Input
+from fastmlp.layers import Flatten
+from fastmlp import layers
 from fastmlp.model import Sequential
 from fastmlp import callbacks, optimizers
 from fastmlp.gradcheck import gradcheck, numerical_gradient
@@ -26,6 +28,7 @@ __all__ = [
     "Activation",
     "Dense",
     "Dropout",
+    "Flatten",
     "Input",
     "Sequential",
     "callbacks",
@@ -35,6 +38,7 @@ __all__ = [
     "optimizers",
     "activations",
     "initializers",
+    "layers",
     "losses",
     "metrics",
     "regularizers",

@@ -36,17 +36,18 @@ def unique_name(prefix: str) -> str:
 
 
 def _shape_tuple(shape: object, what: str) -> tuple[int, ...]:
+    """A sample shape as a tuple of positive ints: (features,) or, in front
+    of a Flatten layer, any shape such as (28, 28)."""
     if isinstance(shape, (int, np.integer)):
         shape = (int(shape),)
     try:
         dims = tuple(shape)  # type: ignore[arg-type]
     except TypeError:
         raise TypeError(f"{what} must be a tuple of ints such as (784,), got {shape!r}") from None
-    if len(dims) != 1 or not isinstance(dims[0], (int, np.integer)) or int(dims[0]) < 1:
-        raise ValueError(
-            f"{what} must be (features,) with features >= 1 for an MLP, got {shape!r}"
-        )
-    return (int(dims[0]),)
+    if not dims or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1
+                       for d in dims):
+        raise ValueError(f"{what} must be a tuple of positive ints such as (784,), got {shape!r}")
+    return tuple(int(d) for d in dims)
 
 
 class Input:
@@ -273,6 +274,25 @@ class Activation(Layer):
         return cfg
 
 
+class Flatten(Layer):
+    """Flattens each sample to a vector, as ``keras.layers.Flatten``.
+
+    As the first layer it lets the model take samples of any shape, e.g.
+    ``Flatten(input_shape=(28, 28))`` for images: the model reshapes x to
+    (samples, 784) when it casts it (a view, no copy), so the layer itself
+    does no work. Elsewhere every activation is already flat.
+    """
+
+    prefix = "flatten"
+
+    def forward(self, ops, x, y, work, training, rng):
+        return x
+
+    def backward(self, ops, x, y, dy, dx, work, training):
+        if dx is not None:
+            np.copyto(dx, dy)
+
+
 class Dropout(Layer):
     """Inverted dropout: in training, zero each input with probability
     ``rate`` and scale the rest by 1 / (1 - rate); identity otherwise.
@@ -331,7 +351,7 @@ class Dropout(Layer):
         return cfg
 
 
-_CLASSES = {cls.__name__: cls for cls in (Dense, Activation, Dropout)}
+_CLASSES = {cls.__name__: cls for cls in (Dense, Activation, Dropout, Flatten)}
 
 
 def deserialize(config: dict) -> Layer:

@@ -33,7 +33,7 @@ from fastmlp import backends
 from fastmlp import layers as layers_module
 from fastmlp import losses as losses_module
 from fastmlp import metrics as metrics_module
-from fastmlp.layers import Dense, Input, Layer
+from fastmlp.layers import Dense, Flatten, Input, Layer
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 # How many per-batch-size workspaces to keep (fit, validation, predict sizes).
@@ -85,6 +85,7 @@ class Sequential:
 
         self._layers: list[Layer] = []
         self._input_shape: Optional[tuple[int, ...]] = None
+        self._sample_shape: tuple[int, ...] = ()  # of the x last prepared
         self.built = False
         self.params = np.empty(0, dtype=self.dtype)
         self.grads = np.empty(0, dtype=self.dtype)
@@ -117,7 +118,8 @@ class Sequential:
             if self._layers or self._input_shape is not None:
                 raise ValueError("Input must come first and only once in a Sequential model")
             self._input_shape = layer.shape
-            self.build((None, *layer.shape))
+            if len(layer.shape) == 1:  # else wait for the Flatten layer
+                self.build((None, *layer.shape))
             return
         if not isinstance(layer, Layer):
             hint = " (did you forget the parentheses?)" if isinstance(layer, type) else ""
@@ -129,8 +131,13 @@ class Sequential:
         old = self.get_weights() if self.built else None
         self._layers.append(layer)
         if self._input_shape is not None:
-            self.built = False
-            self.build((None, *self._input_shape))
+            was_built, self.built = self.built, False
+            try:
+                self.build((None, *self._input_shape))
+            except ValueError:
+                self._layers.pop()
+                self.built = was_built
+                raise
             if old is not None:
                 kept = sum(len(l.param_shapes(l.input_dim)) for l in self._layers[:-1])
                 self._set_flat_weights(old[:kept], self._layers[:-1])
@@ -145,13 +152,18 @@ class Sequential:
         """Allocate the flat parameter and gradient buffers for inputs of
         ``input_shape`` ((None, features) or (features,)) and draw the
         starting weights. Called by fit when needed."""
-        features = _features_of(input_shape if input_shape is not None else self._input_shape)
+        sample = _sample_shape(input_shape if input_shape is not None else self._input_shape)
         if self.built:
-            if features != self._dims[0]:
+            if sample != self._input_shape:
                 raise ValueError(
-                    f"model {self.name!r} was built for {self._dims[0]} input features, "
-                    f"got input shape {input_shape}")
+                    f"model {self.name!r} was built for input shape {self.input_shape}, "
+                    f"got {input_shape}")
             return
+        if len(sample) > 1 and not (self._layers and isinstance(self._layers[0], Flatten)):
+            raise ValueError(
+                f"input shape {sample} is not flat: make Flatten() the first layer, or reshape "
+                f"x to (samples, {int(np.prod(sample))})")
+        features = int(np.prod(sample))
         dims = self._output_dims(features)
         shapes = [layer.param_shapes(d) for layer, d in zip(self._layers, dims)]
         total = sum(int(np.prod(s)) for layer_shapes in shapes for s in layer_shapes)
@@ -168,7 +180,7 @@ class Sequential:
                 offset += size
             layer.bind(pviews, gviews)
             layer.initialize(self._init_rng)
-        self._input_shape = (features,)
+        self._input_shape = sample
         self._dims = dims
         self._workspaces.clear()
         self._metrics = None
@@ -379,7 +391,7 @@ class Sequential:
         included). Used by gradient checks."""
         self._require_compiled("compute_gradients")
         x_arr, y_arr = self._prepare_xy(x, y, "compute_gradients")
-        self._ensure_built(x_arr.shape[1])
+        self._ensure_built(self._sample_shape)
         ws = self._workspace(x_arr.shape[0])
         loss, _ = self._step_loss(ws, x_arr, y_arr, training=False, need_outputs=False,
                                   backward=True)
@@ -393,13 +405,27 @@ class Sequential:
                 f"{what}: the model must be compiled with a loss first, e.g. "
                 "model.compile(optimizer='adam', loss='mse')")
 
-    def _ensure_built(self, features: int) -> None:
+    def _ensure_built(self, sample_shape: tuple[int, ...]) -> None:
         if not self.built:
-            self.build((None, features))
+            self.build((None, *sample_shape))
 
     def _prepare_x(self, x: object, what: str) -> np.ndarray:
-        """``x`` as a C-contiguous 2-D array of the model dtype (one cast)."""
+        """``x`` as a C-contiguous 2-D array of the model dtype (one cast);
+        behind a leading Flatten layer, samples of any shape are flattened.
+        The model's expected shape is ``self._sample_shape`` afterwards."""
         arr = _as_numeric(x, f"{what}: x")
+        flatten = bool(self._layers) and isinstance(self._layers[0], Flatten)
+        if flatten and arr.ndim > 2 or (flatten and self._input_shape and len(self._input_shape) > 1):
+            if self._input_shape is not None and arr.shape[1:] != self._input_shape:
+                raise ValueError(
+                    f"{what}: x has samples of shape {arr.shape[1:]} (x shape {arr.shape}) but "
+                    f"the model expects {self._input_shape}")
+            if arr.shape[0] == 0:
+                raise ValueError(f"{what}: x has no samples (shape {arr.shape})")
+            self._sample_shape = arr.shape[1:]
+            arr = arr.reshape(arr.shape[0], -1)
+            _check_finite(arr, f"{what}: x")
+            return np.ascontiguousarray(arr, dtype=self.dtype)
         expected = self._dims[0] if self.built else (self._input_shape or (None,))[0]
         if arr.ndim == 1 and expected in (None, 1):
             arr = arr.reshape(-1, 1)  # one feature per sample, as Keras accepts
@@ -414,6 +440,7 @@ class Sequential:
                 f"{what}: x has {arr.shape[1]} features (shape {arr.shape}) but the model "
                 f"expects {expected} (input shape (None, {expected}))")
         _check_finite(arr, f"{what}: x")
+        self._sample_shape = (arr.shape[1],)
         return np.ascontiguousarray(arr, dtype=self.dtype)
 
     def _prepare_y(self, y: object, rows: int, units: int, what: str) -> np.ndarray:
@@ -480,6 +507,7 @@ class Sequential:
         if x is None:
             raise ValueError("fit: x is required")
         x_arr, y_arr = self._prepare_xy(x, y, "fit")
+        sample_shape = self._sample_shape
         val = None
         if validation_data is not None:
             val = self._prepare_validation(validation_data)
@@ -491,7 +519,7 @@ class Sequential:
                            batch_size=batch_size, samples=x_arr.shape[0])
 
         # Everything is valid: from here on the model may change.
-        self._ensure_built(x_arr.shape[1])
+        self._ensure_built(sample_shape)
         self.optimizer.build(self.params.size, self.dtype)
         cbs.set_model(self)
         self.stop_training = False
@@ -742,18 +770,22 @@ def _check_dtype(dtype: object) -> np.dtype:
     return dt
 
 
-def _features_of(input_shape: object) -> int:
+def _sample_shape(input_shape: object) -> tuple[int, ...]:
+    """(features,) or another sample shape from (None, ...) or (...)."""
     if input_shape is None:
         raise ValueError("build: input_shape is required, e.g. (None, 784)")
     if isinstance(input_shape, (int, np.integer)):
         input_shape = (input_shape,)
-    dims = tuple(input_shape)  # type: ignore[arg-type]
-    if len(dims) == 2 and dims[0] is None:
+    try:
+        dims = tuple(input_shape)  # type: ignore[arg-type]
+    except TypeError:
+        raise ValueError(f"build: input_shape must be (None, features), got {input_shape!r}") from None
+    if len(dims) >= 2 and dims[0] is None:
         dims = dims[1:]
-    if len(dims) != 1 or isinstance(dims[0], bool) or not isinstance(dims[0], (int, np.integer)) \
-            or dims[0] < 1:
+    if not dims or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1
+                       for d in dims):
         raise ValueError(f"build: input_shape must be (None, features), got {input_shape!r}")
-    return int(dims[0])
+    return tuple(int(d) for d in dims)
 
 
 def _check_int(op: str, name: str, value: object, low: int) -> int:
