@@ -353,3 +353,89 @@ def test_no_warnings_from_a_plain_run():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fake_fit(StandInModel(), losses(1.0, 0.5), callbacks=[cb.EarlyStopping()])
+
+
+# ---- on a real fit ---------------------------------------------------------------------
+
+import fastmlp as fm  # noqa: E402
+
+RNG = np.random.default_rng(7)
+X = RNG.normal(size=(120, 3))
+Y = (X @ np.array([1.0, -2.0, 0.5]) + 0.1 * RNG.normal(size=120))[:, None]
+
+
+def regression_model(lr=0.05, seed=1):
+    model = fm.Sequential([fm.Input(shape=(3,)), fm.Dense(8, activation="tanh"), fm.Dense(1)],
+                          backend="numpy", dtype="float64", seed=seed)
+    model.compile(optimizer=fm.optimizers.SGD(lr), loss="mse", metrics=["mae"])
+    return model
+
+
+def test_fit_history_has_keras_keys_and_epochs():
+    model = regression_model()
+    hist = model.fit(X, Y, epochs=3, batch_size=32, validation_split=0.25, verbose=0)
+    assert hist is model.history
+    assert set(hist.history) == {"loss", "mae", "val_loss", "val_mae"}
+    assert all(len(v) == 3 for v in hist.history.values()) and hist.epoch == [0, 1, 2]
+    assert hist.history["loss"][-1] < hist.history["loss"][0]
+    again = model.fit(X, Y, epochs=5, initial_epoch=3, batch_size=32, verbose=0)
+    assert again.epoch == [3, 4] and again is not hist
+
+
+def test_early_stopping_on_a_real_fit_stops_and_restores_the_best_weights():
+    model = regression_model(lr=0.05)
+    # Validation targets unrelated to the inputs: val_loss soon stops improving.
+    x_val = RNG.normal(size=(40, 3))
+    y_val = RNG.normal(size=(40, 1)) * 3
+    record = []
+
+    class Snapshot(fm.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            record.append((logs["val_loss"], model.get_weights()))
+
+    stop = fm.callbacks.EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
+    hist = model.fit(X, Y, epochs=200, batch_size=16, validation_data=(x_val, y_val), verbose=0,
+                     callbacks=[Snapshot(), stop])
+    assert 0 < stop.stopped_epoch < 199 and len(hist.epoch) == stop.stopped_epoch + 1
+    best = int(np.argmin([v for v, _ in record]))
+    assert stop.best_epoch == best and stop.stopped_epoch == best + 2
+    for got, want in zip(model.get_weights(), record[best][1]):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")  # the divergence itself
+def test_terminate_on_nan_on_a_real_fit(capsys):
+    model = regression_model(lr=1e6)  # diverges within a few steps
+    hist = model.fit(X * 100, Y, epochs=50, batch_size=8, verbose=0,
+                     callbacks=[fm.callbacks.TerminateOnNaN()])
+    assert len(hist.epoch) < 50
+    assert "Invalid loss, terminating training" in capsys.readouterr().out
+
+
+def test_a_callback_stopping_mid_epoch_ends_fit_after_that_batch():
+    seen = []
+
+    class StopAtBatch2(fm.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(batch)
+            if batch == 2:
+                self.model.stop_training = True
+
+    hist = regression_model().fit(X, Y, epochs=4, batch_size=10, verbose=0,
+                                  callbacks=[StopAtBatch2()])
+    assert seen == [0, 1, 2] and hist.epoch == [0]
+
+
+def test_real_fit_prints_one_line_per_epoch_when_not_a_terminal(capsys):
+    regression_model().fit(X, Y, epochs=2, batch_size=32, validation_split=0.25, verbose=1)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("Epoch 1/2 3/3 - ") and lines[1].startswith("Epoch 2/2 3/3 - ")
+    for line in lines:
+        for part in ("loss: ", "mae: ", "val_loss: ", "val_mae: ", "samples/s"):
+            assert part in line
+
+
+def test_real_fit_with_verbose_0_prints_nothing(capsys):
+    regression_model().fit(X, Y, epochs=2, verbose=0)
+    assert capsys.readouterr().out == ""
