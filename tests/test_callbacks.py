@@ -403,7 +403,7 @@ def test_early_stopping_on_a_real_fit_stops_and_restores_the_best_weights():
         np.testing.assert_array_equal(got, want)
 
 
-@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")  # the divergence itself
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # overflow: the divergence itself
 def test_terminate_on_nan_on_a_real_fit(capsys):
     model = regression_model(lr=1e6)  # diverges within a few steps
     hist = model.fit(X * 100, Y, epochs=50, batch_size=8, verbose=0,
