@@ -22,11 +22,12 @@ from fastmlp.backends import ACTIVATIONS
 TRANSPOSES = [(False, False), (True, False), (False, True), (True, True)]
 TRANS_IDS = ["NN", "TN", "NT", "TT"]
 
-# (m, n, k): ones, primes, empty in each dimension, micro-tile edges, and
+# (m, n, k): ones, primes, empty in each dimension, micro-tile edges,
+# a square one (where a wrong transpose keeps every shape right) and
 # one product large enough for the blocked, threaded path (>= 512).
 SHAPES = [
     (1, 1, 1), (1, 7, 13), (13, 1, 7), (7, 13, 127), (127, 13, 7),
-    (0, 5, 3), (5, 0, 3), (5, 3, 0), (0, 0, 0), (33, 17, 65),
+    (0, 5, 3), (5, 0, 3), (5, 3, 0), (0, 0, 0), (33, 17, 65), (16, 16, 16),
     (600, 257, 784),
 ]
 
@@ -181,24 +182,23 @@ def test_large_gemm_is_bit_identical_on_one_and_two_threads(c_backend, dtype, ma
     np.testing.assert_array_equal(results[1], results[3])
 
 
-def test_every_simd_path_computes_every_transpose_and_epilogue(c_backend, make):
+@pytest.mark.parametrize("trans_a,trans_b", TRANSPOSES, ids=TRANS_IDS)
+def test_every_simd_path_computes_every_transpose_and_epilogue(c_backend, dtype, make, trans_a,
+                                                               trans_b):
     archs = c_backend.available_archs()
     assert "generic" in archs
-    for arch in archs:
-        with c_backend.forced_arch(arch):
-            for dtype in (np.float32, np.float64):
-                # sizes around and across the micro-tile and cache blocks
-                for m, n, k in [(1, 1, 1), (5, 3, 2), (17, 33, 9), (31, 47, 300),
-                                (97, 61, 513), (130, 259, 7)]:
-                    for trans_a, trans_b in TRANSPOSES:
-                        a, b = operands(make, m, n, k, dtype, trans_a, trans_b)
-                        bias = make((n,), dtype)
-                        for act in ("identity", "relu", "softmax"):
-                            got = c_backend.gemm(a, b, trans_a=trans_a, trans_b=trans_b,
-                                                 bias=bias, activation=act)
-                            expected, err = reference(a, b, trans_a, trans_b, bias=bias,
-                                                      act=act)
-                            assert_within(got, expected, err)
+    # sizes around and across the micro-tiles (up to 12 x 32) and cache blocks
+    for m, n, k in [(1, 1, 1), (5, 3, 2), (13, 33, 9), (31, 47, 300), (97, 61, 513),
+                    (130, 259, 7)]:
+        a, b = operands(make, m, n, k, dtype, trans_a, trans_b)
+        bias = make((n,), dtype)
+        for act in ("identity", "relu", "softmax"):
+            expected, err = reference(a, b, trans_a, trans_b, bias=bias, act=act)
+            for arch in archs:
+                with c_backend.forced_arch(arch):
+                    got = c_backend.gemm(a, b, trans_a=trans_a, trans_b=trans_b, bias=bias,
+                                         activation=act)
+                assert_within(got, expected, err)
 
 
 def test_forced_arch_restores_the_selected_path(c_backend):
