@@ -88,6 +88,7 @@ def num_threads(n: int) -> Iterator[None]:
 
     before = fastmlp.get_num_threads()
     fastmlp.set_num_threads(n)
+    assert fastmlp.get_num_threads() == n
     try:
         yield
     finally:

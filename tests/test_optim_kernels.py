@@ -159,3 +159,20 @@ def test_c_and_numpy_backends_agree(c_backend, numpy_backend, dtype, rng, opt):
     np.testing.assert_allclose(pc, pn, rtol=rtol, atol=rtol)
     for k in sc:
         np.testing.assert_allclose(sc[k], sn[k], rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize("opt", OPTIMIZERS)
+def test_threads_do_not_change_updates(c_backend, dtype, rng, opt, threads):
+    h = hyper(opt, 0.01)
+    size = 300_007  # past the kernels' threshold for going parallel
+    w0, g = rng.uniform(-1, 1, size).astype(dtype), rng.uniform(-1, 1, size).astype(dtype)
+    runs = []
+    for n in (1, 2):
+        params = w0.copy()
+        state = {k: np.full(size, 0.5, dtype) for k in state_names(opt)}
+        with threads(n):
+            step(c_backend, opt, params, g, state, h, 3)
+        runs.append((params, state))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    for k in runs[0][1]:
+        np.testing.assert_array_equal(runs[0][1][k], runs[1][1][k])
