@@ -214,3 +214,28 @@ def test_flatten_inside_is_identity_for_gradients(backend):
     flat.set_weights(plain.get_weights())
     assert flat.compute_gradients(x, y) == plain.compute_gradients(x, y)
     np.testing.assert_array_equal(flat.grads, plain.grads)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_keras_activation_layers(backend):
+    x = np.array([[-2.0, 0.5, 3.0]])
+    for layer, expected in [
+        (layers.ReLU(), np.maximum(x, 0)),
+        (layers.LeakyReLU(), np.where(x > 0, x, 0.3 * x)),  # the layer's Keras default
+        (layers.LeakyReLU(negative_slope=0.1), np.where(x > 0, x, 0.1 * x)),
+        (layers.Softmax(), REFERENCE["softmax"](x)),
+    ]:
+        np.testing.assert_allclose(one_layer(backend, layer).predict(x), expected, rtol=1e-12)
+        clone = layers.deserialize(json.loads(json.dumps(layers.serialize(layer))))
+        assert clone.get_config() == layer.get_config() and clone.slope == layer.slope
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_leaky_relu_layer_gradient(backend):
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(6, 3)), rng.normal(size=(6, 2))
+    model = fm.Sequential([fm.Input((3,)), fm.Dense(4), layers.LeakyReLU(0.1), fm.Dense(2)],
+                          backend=backend, dtype="float64", seed=0)
+    model.compile(optimizer="sgd", loss="mse")
+    errors = fm.gradcheck(model, x, y)
+    assert max(errors.values()) < 1e-6

@@ -254,6 +254,7 @@ class Activation(Layer):
     """Applies an activation by name: ``Activation("relu")``."""
 
     prefix = "activation"
+    slope = LEAKY_RELU_SLOPE  # leaky_relu's negative slope
 
     def __init__(self, activation: object, *, name: Optional[str] = None,
                  input_shape: Optional[Sequence[int]] = None, input_dim: Optional[int] = None) -> None:
@@ -261,16 +262,64 @@ class Activation(Layer):
         self.activation = activations.get(activation)
 
     def forward(self, ops, x, y, work, training, rng):
-        ops.activation(self.activation, x, out=y, alpha=LEAKY_RELU_SLOPE)
+        ops.activation(self.activation, x, out=y, alpha=self.slope)
         return y
 
     def backward(self, ops, x, y, dy, dx, work, training):
         if dx is not None:
-            ops.activation_backward(self.activation, dy, y, out=dx, alpha=LEAKY_RELU_SLOPE)
+            ops.activation_backward(self.activation, dy, y, out=dx, alpha=self.slope)
 
     def get_config(self):
         cfg = super().get_config()
         cfg["activation"] = activations.serialize(self.activation)
+        return cfg
+
+
+class ReLU(Activation):
+    """``keras.layers.ReLU()``: max(x, 0)."""
+
+    prefix = "re_lu"
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("relu", **kwargs)
+
+    def get_config(self):
+        cfg = super().get_config()
+        del cfg["activation"]
+        return cfg
+
+
+class Softmax(Activation):
+    """``keras.layers.Softmax()``: softmax over the features."""
+
+    prefix = "softmax"
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("softmax", **kwargs)
+
+    def get_config(self):
+        cfg = super().get_config()
+        del cfg["activation"]
+        return cfg
+
+
+class LeakyReLU(Activation):
+    """``keras.layers.LeakyReLU(negative_slope=0.3)``: x, or slope * x below 0
+    (0.3 is the Keras layer's default; the "leaky_relu" name uses 0.2)."""
+
+    prefix = "leaky_re_lu"
+
+    def __init__(self, negative_slope: float = 0.3, **kwargs) -> None:
+        super().__init__("leaky_relu", **kwargs)
+        slope = float(negative_slope)
+        if not np.isfinite(slope) or slope < 0:
+            raise ValueError(f"LeakyReLU negative_slope must be a number >= 0, got {negative_slope!r}")
+        self.slope = slope
+
+    def get_config(self):
+        cfg = super().get_config()
+        del cfg["activation"]
+        cfg["negative_slope"] = self.slope
         return cfg
 
 
@@ -351,7 +400,8 @@ class Dropout(Layer):
         return cfg
 
 
-_CLASSES = {cls.__name__: cls for cls in (Dense, Activation, Dropout, Flatten)}
+_CLASSES = {cls.__name__: cls
+            for cls in (Dense, Activation, ReLU, LeakyReLU, Softmax, Dropout, Flatten)}
 
 
 def deserialize(config: dict) -> Layer:
