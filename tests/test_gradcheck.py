@@ -184,3 +184,14 @@ def test_gradcheck_bad_arguments():
         fm.gradcheck(model, x, y, eps=0)
     with pytest.raises(ValueError, match="4 samples but y has 3"):
         fm.gradcheck(model, x, y[:3])
+
+
+def test_gradcheck_takes_image_shaped_input_through_flatten():
+    rng = np.random.default_rng(5)
+    model = fm.Sequential([fm.Flatten(input_shape=(2, 3)), fm.Dense(4, activation="sigmoid", name="h"),
+                           fm.Dense(2, activation="softmax", name="out")], backend="numpy", seed=2)
+    model.set_weights([rng.normal(size=w.shape) for w in model.get_weights()])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    errors = fm.gradcheck(model, rng.normal(size=(5, 2, 3)), np.array([0, 1, 1, 0, 1]))
+    assert sorted(errors) == ["h/bias", "h/kernel", "out/bias", "out/kernel"]
+    assert max(errors.values()) < 1e-5

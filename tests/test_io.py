@@ -25,9 +25,11 @@ LABELS = (X[:, 0] + X[:, 1] * X[:, 2] > 0).astype(np.int64)
 
 
 def make_model(optimizer="adam", *, seed=3, dtype="float32", dropout=0.0):
+    # The second Dropout has its own seeded generator, which must be saved too.
     model = Sequential([Input(shape=(4,)),
                         Dense(8, activation="relu", kernel_regularizer=l2(1e-3), name="hidden1"),
                         Dropout(dropout), Dense(6, activation="tanh", name="hidden2"),
+                        Dropout(dropout / 2, seed=11, name="seeded_dropout"),
                         Dense(2, activation="softmax", name="out")],
                        backend="numpy", dtype=dtype, seed=seed)
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -77,9 +79,6 @@ def test_round_trip_restores_everything(tmp_path, optimizer):
 @pytest.mark.parametrize("optimizer", ["sgd", "adam", "rmsprop", "adagrad"])
 def test_training_resumes_bit_for_bit(tmp_path, optimizer, random):
     """fit 2 epochs, save, load, fit 1 more == fit 3 epochs straight."""
-    if random and not hasattr(Sequential, "get_rng_state"):
-        pytest.xfail("Sequential has no get_rng_state/set_rng_state yet: the shuffling "
-                     "and dropout generators cannot be saved")
     dropout = 0.25 if random else 0.0
     straight = make_model(optimizer, dropout=dropout)
     straight.fit(X, LABELS, epochs=3, batch_size=16, shuffle=random, verbose=0)
@@ -217,6 +216,13 @@ def expect_error(path, message):
     with pytest.raises(ValueError, match=message) as info:
         fmio.load_model(path)
     assert str(path) in str(info.value)
+
+
+def test_bad_rng_state(tmp_path, saved):
+    def scramble(m):
+        m["rng_state"]["shuffle"] = {"bit_generator": "MT19937"}
+        return m
+    expect_error(rewrite(saved[1], tmp_path / "r.fmlp", manifest=scramble), "invalid rng_state")
 
 
 def test_missing_file_is_file_not_found(tmp_path):

@@ -149,8 +149,8 @@ def _float64_data(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     y_arr = np.asarray(y)
     # Integer class labels (sparse losses) stay integers.
     y64 = np.ascontiguousarray(y_arr if y_arr.dtype.kind in "iu" else y_arr.astype(np.float64))
-    if x64.ndim != 2:
-        raise ValueError(f"gradcheck: x must be 2-D (samples, features), got shape {x64.shape}")
+    if x64.ndim < 2:
+        raise ValueError(f"gradcheck: x must have a samples axis and features, got shape {x64.shape}")
     if len(y64) != len(x64):
         raise ValueError(f"gradcheck: x has {len(x64)} samples but y has {len(y64)}")
     return x64, y64
