@@ -13,8 +13,27 @@
 #define MR_D 4
 #define NR_D 4
 
-FM_GEMM_DEFINE_STORE_EDGE(float, store_edge_f32)
-FM_GEMM_DEFINE_STORE_EDGE(double, store_edge_f64)
+/* Write the valid mr x nr part of a tile t (alpha already applied) to C:
+ * c = t + beta*c, not reading C when beta == 0. */
+#define DEFINE_STORE_TILE(T, NAME)                                               \
+    static void NAME(const T *t, int ld_t, T beta, T *c, ptrdiff_t ldc, int mr,  \
+                     int nr)                                                     \
+    {                                                                            \
+        for (int i = 0; i < mr; i++) {                                           \
+            T *ci = c + i * ldc;                                                 \
+            const T *ti = t + i * ld_t;                                          \
+            if (beta == 0) {                                                     \
+                for (int j = 0; j < nr; j++)                                     \
+                    ci[j] = ti[j];                                               \
+            } else {                                                             \
+                for (int j = 0; j < nr; j++)                                     \
+                    ci[j] = ti[j] + beta * ci[j];                                \
+            }                                                                    \
+        }                                                                        \
+    }
+
+DEFINE_STORE_TILE(float, store_tile_f32)
+DEFINE_STORE_TILE(double, store_tile_f64)
 
 static void kernel_f32(ptrdiff_t k, const void *alpha_, const void *a_, const void *b_,
                        const void *beta_, void *c_, ptrdiff_t ldc, int mr, int nr)
@@ -34,7 +53,7 @@ static void kernel_f32(ptrdiff_t k, const void *alpha_, const void *a_, const vo
     for (int i = 0; i < MR_S; i++)
         for (int j = 0; j < NR_S; j++)
             ab[i][j] *= alpha;
-    store_edge_f32(&ab[0][0], NR_S, beta, c, ldc, mr, nr);
+    store_tile_f32(&ab[0][0], NR_S, beta, c, ldc, mr, nr);
 }
 
 static void kernel_f64(ptrdiff_t k, const void *alpha_, const void *a_, const void *b_,
@@ -55,7 +74,7 @@ static void kernel_f64(ptrdiff_t k, const void *alpha_, const void *a_, const vo
     for (int i = 0; i < MR_D; i++)
         for (int j = 0; j < NR_D; j++)
             ab[i][j] *= alpha;
-    store_edge_f64(&ab[0][0], NR_D, beta, c, ldc, mr, nr);
+    store_tile_f64(&ab[0][0], NR_D, beta, c, ldc, mr, nr);
 }
 
 FM_GEMM_DEFINE_PACK(float, MR_S, pack_mr_f32)

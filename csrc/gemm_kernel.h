@@ -2,10 +2,11 @@
  * gemm_kernel.h - internal to csrc/: what a GEMM micro-kernel is, and how
  * each CPU family registers its kernels and block sizes.
  *
- * gemm.c owns the loops and the packing; a gemm_<arch>.c file owns only the
- * register-blocked kernel and the block sizes that suit its cache and
- * register file. Adding a CPU family means adding one such file and one
- * line in gemm.c's table, never touching the loops.
+ * gemm.c owns the loops, the threads and the epilogue; a gemm_<arch>.c file
+ * owns the register-blocked kernel, the packing routines that feed it and
+ * the block sizes that suit its caches and register file, all compiled with
+ * that arch's ISA flags. Adding a CPU family means adding one such file and
+ * one line in gemm.c's table, never touching the loops.
  */
 #ifndef FM_GEMM_KERNEL_H
 #define FM_GEMM_KERNEL_H
@@ -65,35 +66,12 @@ extern const fm_gemm_arch fm_gemm_arch_avx2;
 extern const fm_gemm_arch fm_gemm_arch_avx512;
 
 /*
- * Write an MR x NR tile computed in a local buffer `t` (C = alpha*AB already
- * folded in) out to the valid mr x nr part of C: c = t + beta*c. Used by the
- * kernels for edge tiles. static so that each kernel file gets its own copy
- * compiled with its own ISA flags (a shared inline could otherwise resolve to
- * the AVX-512 copy in baseline code).
- */
-#define FM_GEMM_DEFINE_STORE_EDGE(T, NAME)                                      \
-    static void NAME(const T *t, int ld_t, T beta, T *c, ptrdiff_t ldc,          \
-                     int mr, int nr)                                             \
-    {                                                                            \
-        for (int i = 0; i < mr; i++) {                                           \
-            T *ci = c + i * ldc;                                                 \
-            const T *ti = t + i * ld_t;                                          \
-            if (beta == 0) {                                                     \
-                for (int j = 0; j < nr; j++)                                     \
-                    ci[j] = ti[j];                                               \
-            } else {                                                             \
-                for (int j = 0; j < nr; j++)                                     \
-                    ci[j] = ti[j] + beta * ci[j];                                \
-            }                                                                    \
-        }                                                                        \
-    }
-
-/*
  * The portable packing routine for panels of W lanes, as an fm_gemm_pack
  * named NAME. W is a compile-time constant so the copies vectorise; the
  * transposing case goes in blocks of 8 steps, so each source row is read
- * along a cache line while the panel is written in order. static for the
- * same reason as above.
+ * along a cache line while the panel is written in order. static so that each
+ * kernel file gets its own copy compiled with its own ISA flags (a shared
+ * inline could otherwise resolve to the AVX-512 copy in baseline code).
  */
 #define FM_GEMM_DEFINE_PACK(T, W, NAME)                                         \
     static void NAME(int lanes_contig, const void *src_, ptrdiff_t ld,          \
