@@ -33,6 +33,7 @@ from fastmlp import backends
 from fastmlp import layers as layers_module
 from fastmlp import losses as losses_module
 from fastmlp import metrics as metrics_module
+from fastmlp import train_loop
 from fastmlp.layers import Dense, Flatten, Input, Layer
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -182,6 +183,8 @@ class Sequential:
             layer.initialize(self._init_rng)
         self._input_shape = sample
         self._dims = dims
+        # Layers before the first one with parameters need no gradients.
+        self._first_param = next((i for i, s in enumerate(shapes) if s), len(self._layers))
         self._workspaces.clear()
         self._metrics = None
         self.built = True
@@ -363,8 +366,7 @@ class Sequential:
     def _backward(self, ws: _Workspace, acts: list, start: int, training: bool,
                   fused: Optional[str]) -> None:
         n = acts[0].shape[0]
-        first_param = next((i for i, l in enumerate(self._layers) if l.param_shapes(l.input_dim)),
-                           len(self._layers))
+        first_param = self._first_param
         for i in range(start, -1, -1):
             if i < first_param:
                 break  # nothing below has parameters: no input gradient needed
@@ -536,54 +538,57 @@ class Sequential:
 
     def _train(self, x, y, val, batch_size, epochs, initial_epoch, shuffle, cbs) -> None:
         rows = x.shape[0]
-        steps = -(-rows // batch_size)
         ws = self._workspace(min(batch_size, rows))
-        order = None
-        metrics = self._resolved_metrics()
-        nan_handled = cbs.handles_nan
         cbs.on_train_begin()
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
-            if shuffle:
-                # A fresh permutation per epoch (one allocation per epoch, not
-                # per step), so the order depends only on the generator's
-                # state: fit(2 epochs) twice equals fit(4 epochs) once.
-                order = self._shuffle_rng.permutation(rows)
-            sums = dict.fromkeys(["loss"] + [m.name for m in metrics], 0.0)
-            seen = 0
-            for step in range(steps):
-                cbs.on_train_batch_begin(step)
-                start, stop = step * batch_size, min(rows, (step + 1) * batch_size)
-                xb, yb = _batch(x, y, order, start, stop, ws)
-                loss, acts = self._step_loss(ws, xb, yb, training=True,
-                                             need_outputs=bool(metrics), backward=True)
-                n = stop - start
-                seen += n
-                sums["loss"] += loss * n
-                logs = {"loss": sums["loss"] / seen}
-                if not math.isfinite(loss):
-                    if not nan_handled:
-                        raise FloatingPointError(
-                            f"fit: the loss became {loss} at epoch {epoch + 1}/{epochs}, "
-                            f"batch {step + 1}/{steps}; training stopped and the weights and "
-                            "optimizer state are as before this batch (lower the learning "
-                            "rate, scale the inputs, or pass fm.callbacks.TerminateOnNaN())")
-                else:
-                    self.optimizer.apply(self.ops, self.params, self.grads)
-                for m in metrics:
-                    sums[m.name] += m.value(acts[-1], yb) * n
-                    logs[m.name] = sums[m.name] / seen
-                cbs.on_train_batch_end(step, logs)
-                if self.stop_training:
-                    break
-            epoch_logs = {k: v / max(seen, 1) for k, v in sums.items()}
+            # A fresh permutation per epoch (one allocation per epoch, not per
+            # step), so the order depends only on the generator's state:
+            # fit(2 epochs) twice equals fit(4 epochs) once.
+            order = self._shuffle_rng.permutation(rows) if shuffle else None
+            logs = self._train_epoch(x, y, order, ws, batch_size, cbs, f"epoch {epoch + 1}/{epochs}")
             if val is not None:
-                scores = self._evaluate_arrays(val[0], val[1], batch_size)
-                epoch_logs.update({f"val_{k}": v for k, v in scores.items()})
-            cbs.on_epoch_end(epoch, epoch_logs)
+                cbs.on_test_begin()
+                scores = self._evaluate_arrays(val[0], val[1], batch_size, cbs)
+                cbs.on_test_end(scores)
+                logs.update({f"val_{k}": v for k, v in scores.items()})
+            cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
         cbs.on_train_end()
+
+    def _train_epoch(self, x, y, order, ws, batch_size, cbs, where) -> dict[str, float]:
+        """One pass over (x, y) in ``order``; returns the epoch's mean loss
+        and metrics (batch means weighted by batch size, as Keras)."""
+        rows = x.shape[0]
+        steps = -(-rows // batch_size)
+        metrics = self._resolved_metrics()
+        sums = dict.fromkeys(["loss"] + [m.name for m in metrics], 0.0)
+        seen = 0
+        for step in range(steps):
+            cbs.on_train_batch_begin(step)
+            start, stop = step * batch_size, min(rows, (step + 1) * batch_size)
+            xb, yb = _batch(x, y, order, start, stop, ws)
+            loss, acts = self._step_loss(ws, xb, yb, training=True,
+                                         need_outputs=bool(metrics), backward=True)
+            # The loss is known before the update: a bad step is never applied.
+            if math.isfinite(loss):
+                self.optimizer.apply(self.ops, self.params, self.grads)
+            elif not cbs.handles_nan:
+                raise FloatingPointError(
+                    f"fit: the loss became {loss} at {where}, batch {step + 1}/{steps}; "
+                    "training stopped and the weights and optimizer state are as before this "
+                    "batch (lower the learning rate, scale the inputs, or pass "
+                    "fm.callbacks.TerminateOnNaN())")
+            n = stop - start
+            seen += n
+            sums["loss"] += loss * n
+            for m in metrics:
+                sums[m.name] += m.value(acts[-1], yb) * n
+            cbs.on_train_batch_end(step, {k: v / seen for k, v in sums.items()})
+            if self.stop_training:
+                break
+        return {k: v / max(seen, 1) for k, v in sums.items()}
 
     # ---- evaluate / predict ---------------------------------------------------------------
 
@@ -862,6 +867,52 @@ def _split_last(x: np.ndarray, y: np.ndarray, split: float):
             f"fit: validation_split={split} leaves {split_at} training and {rows - split_at} "
             f"validation samples out of {rows}; both need at least one")
     return x[:split_at], y[:split_at], (x[split_at:], y[split_at:])
+
+
+
+class _EpochProgress:
+    """Running loss and metric sums of one epoch, the per-batch logs and the
+    non-finite-loss rule, shared by the Python loop and the C loop."""
+
+    def __init__(self, model, cbs, sums, rows, batch_size, epoch, epochs, steps) -> None:
+        self.model, self.cbs, self.sums = model, cbs, sums
+        self.rows, self.batch_size = rows, batch_size
+        self.epoch, self.epochs, self.steps = epoch, epochs, steps
+        self.names = [k for k in sums if k != "loss"]
+        self.seen = 0
+
+    def check_finite(self, loss: float, step: int) -> None:
+        """Raise on a non-finite loss unless a callback (TerminateOnNaN) handles it."""
+        if not math.isfinite(loss) and not self.cbs.handles_nan:
+            raise FloatingPointError(
+                f"fit: the loss became {loss} at epoch {self.epoch + 1}/{self.epochs}, "
+                f"batch {step + 1}/{self.steps}; training stopped and the weights and "
+                "optimizer state are as before this batch (lower the learning "
+                "rate, scale the inputs, or pass fm.callbacks.TerminateOnNaN())")
+
+    def _accumulate(self, step: int, loss: float, values) -> dict:
+        n = min(self.rows, (step + 1) * self.batch_size) - step * self.batch_size
+        self.seen += n
+        self.sums["loss"] += loss * n
+        logs = {"loss": self.sums["loss"] / self.seen}
+        for name, value in zip(self.names, values):
+            self.sums[name] += value * n
+            logs[name] = self.sums[name] / self.seen
+        return logs
+
+    def add_step(self, step: int, loss: float, values) -> bool:
+        """Record one step and tell the callbacks; False when training should stop."""
+        self.cbs.on_train_batch_end(step, self._accumulate(step, loss, values))
+        return not self.model.stop_training
+
+    def add_chunk(self, first: int, count: int, losses, values) -> bool:
+        """Record the steps of a C chunk in order; the callbacks (history and
+        progress bar only, see train_loop.plan) hear of its last step."""
+        for i in range(count):
+            self.check_finite(float(losses[i]), first + i)
+            logs = self._accumulate(first + i, float(losses[i]), values[i])
+        self.cbs.on_train_batch_end(first + count - 1, logs)
+        return not self.model.stop_training
 
 
 def _batch(x: np.ndarray, y: np.ndarray, order: Optional[np.ndarray], start: int, stop: int,
