@@ -12,7 +12,6 @@ import pytest
 from fastmlp import backends
 
 DTYPES = (np.float32, np.float64)
-LAYOUTS = ("c", "fortran", "strided", "transposed")
 
 
 @pytest.fixture(params=backends.NAMES)
@@ -62,12 +61,11 @@ def random_array(rng: np.random.Generator, shape: tuple[int, ...], dtype,
     if layout == "fortran":
         return np.asfortranarray(values)
     if layout == "strided":
-        wide = np.zeros(shape[:-1] + (2 * shape[-1],), dtype=dtype) if shape else values
         if not shape:
-            return values
+            return values  # a 0-d array has no axis to stride along
+        wide = np.zeros(shape[:-1] + (2 * shape[-1],), dtype=dtype)
         wide[..., ::2] = values
-        view = wide[..., ::2]
-        return view
+        return wide[..., ::2]
     if layout == "transposed":
         return np.ascontiguousarray(values.T).T
     raise ValueError(layout)
