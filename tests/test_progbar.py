@@ -10,6 +10,12 @@ import pytest
 from fastmlp.progbar import Progbar
 
 
+@pytest.fixture(autouse=True)
+def wide_terminal(monkeypatch):
+    """Tests see a 200-column terminal unless they set COLUMNS themselves."""
+    monkeypatch.setenv("COLUMNS", "200")
+
+
 class Clock:
     def __init__(self):
         self.now = 100.0
@@ -135,3 +141,14 @@ def test_terminal_detection_uses_isatty():
     assert Progbar(3, stream=Tty()).live
     assert not Progbar(3, stream=io.StringIO()).live
     assert not Progbar(3, stream=Tty(), verbose=2).live
+
+
+def test_live_summary_line_also_narrows_its_bar(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "70")
+    out, clock = io.StringIO(), Clock()
+    bar = Progbar(10, stream=out, live=True, clock=clock)
+    clock.now += 2
+    bar.update(10, {"loss": 0.5, "val_loss": 0.7})
+    summary = out.getvalue().split("\r")[-1]
+    assert summary.startswith("10/10 [==========") and summary.endswith("val_loss: 0.7000\n")
+    assert len(summary) <= 70

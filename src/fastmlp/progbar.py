@@ -126,32 +126,35 @@ class Progbar:
             return "[" + "=" * max(0, done - 1) + ">" + "." * (width - max(done, 1)) + "]"
         return "[" + "=" * done + "." * (width - done) + "]"
 
-    def _live_line(self, now: float) -> str:
-        line = self._live_line_with_bar(now, self.width)
+    def _fitted(self, make_line: Callable[[int], str]) -> str:
+        """``make_line(bar_width)``, with the bar narrowed (down to 10) when
+        the line would be wider than the terminal."""
+        line = make_line(self.width)
         overflow = len(line) - (_columns() - 1)
         if overflow > 0 and self.width > 10:
-            # Narrow the bar before cutting off metrics at the right edge.
-            line = self._live_line_with_bar(now, max(10, self.width - overflow))
+            line = make_line(max(10, self.width - overflow))
         return line
 
-    def _live_line_with_bar(self, now: float, width: int) -> str:
+    def _live_line(self, now: float) -> str:
         elapsed = now - self._start
-        parts = [self._counter(), self._bar(width)]
         if self.target is not None and self.current > 0:
-            eta = elapsed / self.current * (self.target - self.current)
-            parts.append(f"ETA: {_duration(eta)}")
+            timing = f"ETA: {_duration(elapsed / self.current * (self.target - self.current))}"
         else:
-            parts.append(_duration(elapsed))
-        return " ".join(p for p in parts if p) + self._tail(elapsed)
+            timing = _duration(elapsed)
+        tail = self._tail(elapsed)
+        return self._fitted(lambda width: " ".join(
+            p for p in (self._counter(), self._bar(width), timing) if p) + tail)
 
     def _summary_line(self, now: float) -> str:
         elapsed = now - self._start
         timing = _duration(elapsed)
         if self.current > 0:
             timing += f" {_per_step(elapsed / self.current)}/{self.unit_name}"
+        tail = self._tail(elapsed)
         if self.live:
-            return f"{self._counter()} {self._bar(self.width)} {timing}{self._tail(elapsed)}"
-        return f"{self._counter()} - {timing}{self._tail(elapsed)}"
+            return self._fitted(lambda width: " ".join(
+                p for p in (self._counter(), self._bar(width), timing) if p) + tail)
+        return f"{self._counter()} - {timing}{tail}"
 
     def _tail(self, elapsed: float) -> str:
         parts = [f"{name}: {_format_value(v)}" for name, v in self.values.items()]
