@@ -183,6 +183,69 @@ void fm_adam_f32(ptrdiff_t n, float *w, const float *g, float *m, float *v, doub
 void fm_adam_f64(ptrdiff_t n, double *w, const double *g, double *m, double *v, double lr,
                  double beta1, double beta2, double eps, int64_t step, double weight_decay);
 
+/* ---- whole training steps of a Dense-only MLP (train.c) ------------------ */
+
+#define FM_MAX_LAYERS 64
+
+typedef enum {
+    FM_LOSS_SOFTMAX_XENT = 0, FM_LOSS_SOFTMAX_XENT_SPARSE = 1, FM_LOSS_SIGMOID_BCE = 2,
+    FM_LOSS_MSE = 3, FM_LOSS_MAE = 4, FM_LOSS_SSE = 5
+} fm_loss;
+
+typedef enum {
+    FM_OPT_SGD = 0, FM_OPT_MOMENTUM = 1, FM_OPT_ADAGRAD = 2, FM_OPT_RMSPROP = 3, FM_OPT_ADAM = 4
+} fm_optimizer;
+
+typedef enum {
+    FM_METRIC_SPARSE_ACCURACY = 0, FM_METRIC_CATEGORICAL_ACCURACY = 1,
+    FM_METRIC_BINARY_ACCURACY = 2, FM_METRIC_MAE = 3, FM_METRIC_MSE = 4
+} fm_metric;
+
+/* A Dense-only MLP and how it trains. Parameters sit in one flat buffer,
+ * layer by layer: kernel (dims[i] x dims[i+1], row-major) then bias. */
+typedef struct {
+    int n_layers;             /* 1 .. FM_MAX_LAYERS */
+    const ptrdiff_t *dims;    /* n_layers + 1 widths, input first */
+    const int *act;           /* fm_activation of each layer */
+    const int *use_bias;      /* 0/1 per layer */
+    double slope;             /* leaky_relu slope */
+    int loss;                 /* fm_loss */
+    int fused;                /* 1: the loss takes the last layer's logits */
+    int n_metrics;
+    const int *metrics;       /* fm_metric, n_metrics of them */
+    ptrdiff_t n_params;
+    int optimizer;            /* fm_optimizer; hyperparameters below */
+    double lr, momentum, rho, beta_1, beta_2, epsilon, weight_decay;
+    int nesterov;
+} fm_mlp;
+
+/* Bytes of workspace fm_train_steps needs for minibatches of `batch` rows. */
+size_t fm_train_work_bytes_f32(const fm_mlp *net, ptrdiff_t batch);
+size_t fm_train_work_bytes_f64(const fm_mlp *net, ptrdiff_t batch);
+
+/* Run steps first_step .. first_step + n_steps - 1 of an epoch over `rows`
+ * samples (x: rows x dims[0]; y: rows x dims[L] targets, or labels: rows
+ * int64 class labels for the sparse loss), in the order `order` (a
+ * permutation of 0..rows-1, or NULL for 0, 1, ...). Each step: gather the
+ * minibatch, forward, loss, backward into grads, then (if the loss is
+ * finite) one optimizer update with step number *iterations + 1, after
+ * which *iterations is incremented. step_loss[s] gets each loss and
+ * step_metrics[s * n_metrics + k] each metric's batch value.
+ * Returns the number of steps completed; fewer than n_steps means the loss
+ * of the next step was not finite and the weights are as before it. */
+ptrdiff_t fm_train_steps_f32(const fm_mlp *net, const float *x, const float *y,
+                             const int64_t *labels, ptrdiff_t rows, const int64_t *order,
+                             ptrdiff_t batch, ptrdiff_t first_step, ptrdiff_t n_steps,
+                             float *params, float *grads, float *slot1, float *slot2,
+                             int64_t *iterations, float *work, double *step_loss,
+                             double *step_metrics);
+ptrdiff_t fm_train_steps_f64(const fm_mlp *net, const double *x, const double *y,
+                             const int64_t *labels, ptrdiff_t rows, const int64_t *order,
+                             ptrdiff_t batch, ptrdiff_t first_step, ptrdiff_t n_steps,
+                             double *params, double *grads, double *slot1, double *slot2,
+                             int64_t *iterations, double *work, double *step_loss,
+                             double *step_metrics);
+
 #ifdef __cplusplus
 }
 #endif

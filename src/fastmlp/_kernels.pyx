@@ -82,6 +82,37 @@ cdef extern from "fastmlp.h" nogil:
     void fm_adam_f64(Py_ssize_t n, double *w, const double *g, double *m, double *v, double lr,
                      double beta1, double beta2, double eps, int64_t step, double wd)
 
+    ctypedef struct fm_mlp:
+        int n_layers
+        const Py_ssize_t *dims
+        const int *act
+        const int *use_bias
+        double slope
+        int loss
+        int fused
+        int n_metrics
+        const int *metrics
+        Py_ssize_t n_params
+        int optimizer
+        double lr, momentum, rho, beta_1, beta_2, epsilon, weight_decay
+        int nesterov
+
+    size_t fm_train_work_bytes_f32(const fm_mlp *net, Py_ssize_t batch)
+    size_t fm_train_work_bytes_f64(const fm_mlp *net, Py_ssize_t batch)
+    Py_ssize_t fm_train_steps_f32(const fm_mlp *net, const float *x, const float *y,
+                                  const int64_t *labels, Py_ssize_t rows, const int64_t *order,
+                                  Py_ssize_t batch, Py_ssize_t first_step, Py_ssize_t n_steps,
+                                  float *params, float *grads, float *slot1, float *slot2,
+                                  int64_t *iterations, float *work, double *step_loss,
+                                  double *step_metrics)
+    Py_ssize_t fm_train_steps_f64(const fm_mlp *net, const double *x, const double *y,
+                                  const int64_t *labels, Py_ssize_t rows, const int64_t *order,
+                                  Py_ssize_t batch, Py_ssize_t first_step, Py_ssize_t n_steps,
+                                  double *params, double *grads, double *slot1, double *slot2,
+                                  int64_t *iterations, double *work, double *step_loss,
+                                  double *step_metrics)
+    int FM_MAX_LAYERS
+
 
 # ---- CPU dispatch, threads, build facts -------------------------------------
 
@@ -373,3 +404,122 @@ def adam(floating[::1] w, const floating[::1] g, floating[::1] m, floating[::1] 
             fm_adam_f32(n, &w[0], &g[0], &m[0], &v[0], lr, beta1, beta2, eps, step, wd)
         else:
             fm_adam_f64(n, &w[0], &g[0], &m[0], &v[0], lr, beta1, beta2, eps, step, wd)
+
+
+# ---- whole training steps (train.c) ---------------------------------------
+
+cdef int _N_LOSSES = 6, _N_OPTIMIZERS = 5, _N_METRICS = 5
+cdef int _SPARSE_LOSS = 1
+
+
+cdef class TrainPlan:
+    """A Dense-only MLP and its loss, metrics and optimizer, checked once and
+    held in the C struct that fm_train_steps reads."""
+
+    cdef fm_mlp net
+    cdef Py_ssize_t[::1] _dims
+    cdef int[::1] _act, _bias, _metrics
+    cdef readonly Py_ssize_t n_params
+
+    def __init__(self, const Py_ssize_t[::1] dims, const int[::1] act, const int[::1] use_bias,
+                 double slope, int loss, bint fused, const int[::1] metrics, int optimizer,
+                 double lr, double momentum, double rho, double beta_1, double beta_2,
+                 double epsilon, double weight_decay, bint nesterov):
+        cdef Py_ssize_t L = act.shape[0], i, total = 0
+        _need(1 <= L <= FM_MAX_LAYERS, f"TrainPlan: 1 to {FM_MAX_LAYERS} layers, got {L}")
+        _need(dims.shape[0] == L + 1 and use_bias.shape[0] == L, "TrainPlan: dims/use_bias length")
+        _need(0 <= loss < _N_LOSSES and 0 <= optimizer < _N_OPTIMIZERS, "TrainPlan: bad code")
+        for i in range(L + 1):
+            _need(dims[i] >= 1, "TrainPlan: every width must be >= 1")
+        for i in range(L):
+            _need(0 <= act[i] <= 5, "TrainPlan: bad activation code")
+            total += dims[i] * dims[i + 1] + (dims[i + 1] if use_bias[i] else 0)
+        for i in range(metrics.shape[0]):
+            _need(0 <= metrics[i] < _N_METRICS, "TrainPlan: bad metric code")
+        self._dims = dims.copy()
+        self._act = act.copy()
+        self._bias = use_bias.copy()
+        self._metrics = metrics.copy() if metrics.shape[0] else None
+        self.n_params = total
+        self.net.n_layers = <int>L
+        self.net.dims = &self._dims[0]
+        self.net.act = &self._act[0]
+        self.net.use_bias = &self._bias[0]
+        self.net.slope = slope
+        self.net.loss = loss
+        self.net.fused = fused
+        self.net.n_metrics = <int>metrics.shape[0]
+        self.net.metrics = &self._metrics[0] if metrics.shape[0] else NULL
+        self.net.n_params = total
+        self.net.optimizer = optimizer
+        self.net.lr, self.net.momentum, self.net.rho = lr, momentum, rho
+        self.net.beta_1, self.net.beta_2, self.net.epsilon = beta_1, beta_2, epsilon
+        self.net.weight_decay, self.net.nesterov = weight_decay, nesterov
+
+    def work_bytes(self, Py_ssize_t batch, bint double_precision) -> int:
+        """Bytes of workspace for minibatches of ``batch`` rows."""
+        if double_precision:
+            return fm_train_work_bytes_f64(&self.net, batch)
+        return fm_train_work_bytes_f32(&self.net, batch)
+
+    def run(self, const floating[:, ::1] x, const floating[:, ::1] y, const int64_t[::1] labels,
+            const int64_t[::1] order, Py_ssize_t batch, Py_ssize_t first_step, Py_ssize_t n_steps,
+            floating[::1] params, floating[::1] grads, floating[::1] slot1, floating[::1] slot2,
+            int64_t[::1] iterations, floating[::1] work, double[::1] step_loss,
+            double[::1] step_metrics) -> int:
+        """Run training steps; returns how many completed (see fastmlp.h)."""
+        cdef fm_mlp *net = &self.net
+        cdef Py_ssize_t rows = x.shape[0], L = net.n_layers, i
+        cdef Py_ssize_t out = self._dims[L]
+        cdef bint sparse = net.loss == _SPARSE_LOSS
+        cdef Py_ssize_t steps = (rows + batch - 1) // batch if batch > 0 else 0
+        cdef Py_ssize_t done
+        _need(batch >= 1 and rows >= 1, "train_steps: batch and rows must be >= 1")
+        _need(x.shape[1] == self._dims[0], "train_steps: x width differs from the input layer")
+        _need(0 <= first_step and 0 <= n_steps and first_step + n_steps <= steps,
+              "train_steps: steps out of range for this epoch")
+        if sparse:
+            _need(labels is not None and labels.shape[0] == rows, "train_steps: labels length")
+            for i in range(rows):
+                _need(0 <= labels[i] < out, "train_steps: label out of range")
+        else:
+            _need(y is not None and y.shape[0] == rows and y.shape[1] == out,
+                  "train_steps: y shape")
+        if order is not None:
+            _need(order.shape[0] == rows, "train_steps: order length")
+            for i in range(rows):
+                _need(0 <= order[i] < rows, "train_steps: order index out of range")
+        _need(params.shape[0] == self.n_params and grads.shape[0] == self.n_params,
+              "train_steps: params/grads size")
+        if net.optimizer != 0:  # every optimizer but plain SGD keeps a slot
+            _need(slot1 is not None and slot1.shape[0] == self.n_params, "train_steps: slot1 size")
+        if net.optimizer == 4:
+            _need(slot2 is not None and slot2.shape[0] == self.n_params, "train_steps: slot2 size")
+        _need(iterations.shape[0] == 1, "train_steps: iterations holds one counter")
+        cdef size_t need
+        if floating is float:
+            need = fm_train_work_bytes_f32(net, batch)
+        else:
+            need = fm_train_work_bytes_f64(net, batch)
+        _need(<size_t>work.shape[0] * sizeof(floating) >= need, "train_steps: work too small")
+        _need(step_loss.shape[0] >= n_steps, "train_steps: step_loss too short")
+        _need(net.n_metrics == 0 or step_metrics.shape[0] >= n_steps * net.n_metrics,
+              "train_steps: step_metrics too short")
+        if n_steps == 0:
+            return 0
+        cdef const floating *py = &y[0, 0] if y is not None else NULL
+        cdef const int64_t *pl = &labels[0] if labels is not None else NULL
+        cdef const int64_t *po = &order[0] if order is not None else NULL
+        cdef floating *s1 = &slot1[0] if slot1 is not None else NULL
+        cdef floating *s2 = &slot2[0] if slot2 is not None else NULL
+        cdef double *pm = &step_metrics[0] if net.n_metrics else NULL
+        with nogil:
+            if floating is float:
+                done = fm_train_steps_f32(net, &x[0, 0], py, pl, rows, po, batch, first_step,
+                                          n_steps, &params[0], &grads[0], s1, s2,
+                                          &iterations[0], &work[0], &step_loss[0], pm)
+            else:
+                done = fm_train_steps_f64(net, &x[0, 0], py, pl, rows, po, batch, first_step,
+                                          n_steps, &params[0], &grads[0], s1, s2,
+                                          &iterations[0], &work[0], &step_loss[0], pm)
+        return done

@@ -1,0 +1,105 @@
+"""The C loop over minibatches (train_loop.py, csrc/train.c) trains exactly
+as the Python loop does: same weights bit for bit, same losses, same
+optimizer state, same NaN rule; models it cannot run fall back."""
+
+import numpy as np
+import pytest
+
+import fastmlp as fm
+from fastmlp import train_loop
+
+CASES = [
+    # (hidden activation, last activation, loss, metrics, optimizer)
+    ("relu", "softmax", "sparse_categorical_crossentropy", ["accuracy"], "adam"),
+    ("tanh", "softmax", "categorical_crossentropy", ["accuracy"], "rmsprop"),
+    ("sigmoid", "sigmoid", "binary_crossentropy", ["accuracy"], "adagrad"),
+    ("leaky_relu", "linear", "mse", ["mae", "mse"], "sgd"),
+    ("relu", "tanh", "mae", [], fm.optimizers.SGD(0.05, momentum=0.9, nesterov=True)),
+    ("relu", "sigmoid", "sse", ["mse"], fm.optimizers.SGD(0.05, momentum=0.5)),
+]
+
+
+def make_data(loss, rows=203, features=13, classes=5, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, features))
+    if loss == "sparse_categorical_crossentropy":
+        return x, rng.integers(0, classes, rows)
+    if loss == "categorical_crossentropy":
+        return x, np.eye(classes)[rng.integers(0, classes, rows)]
+    if loss == "binary_crossentropy":
+        return x, rng.integers(0, 2, (rows, classes)).astype(float)
+    return x, rng.normal(size=(rows, classes))
+
+
+def train(case, dtype, python_path, monkeypatch, epochs=3):
+    hidden, last, loss, metrics, opt = case
+    if python_path:
+        monkeypatch.setattr(train_loop, "plan", lambda model, cbs: None)
+    x, y = make_data(loss)
+    model = fm.Sequential([fm.Input(shape=(13,)), fm.Dense(17, activation=hidden),
+                           fm.Dense(7, activation=hidden), fm.Dense(5, activation=last)],
+                          seed=1, dtype=dtype)
+    optimizer = fm.optimizers.get(opt if isinstance(opt, str) else fm.optimizers.serialize(opt))
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+    history = model.fit(x, y, batch_size=16, epochs=epochs, verbose=0)
+    monkeypatch.undo()
+    return model, history
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", CASES, ids=[f"{c[2]}-{c[1]}" for c in CASES])
+def test_c_loop_equals_python_loop_bit_for_bit(case, dtype, monkeypatch):
+    fast, h_fast = train(case, dtype, python_path=False, monkeypatch=monkeypatch)
+    slow, h_slow = train(case, dtype, python_path=True, monkeypatch=monkeypatch)
+    assert train_loop.plan(fast, fm.callbacks.CallbackList([])) is not None
+    np.testing.assert_array_equal(fast.params, slow.params)
+    for name, values in h_slow.history.items():
+        if name == "loss" or "accuracy" in name:
+            assert h_fast.history[name] == values  # sums of exact values in the same order
+        else:  # mae/mse metrics: float sums in another order, last bits may differ
+            np.testing.assert_allclose(h_fast.history[name], values, rtol=1e-12)
+    assert fast.optimizer.iterations == slow.optimizer.iterations
+    for a, b in zip(fast.optimizer.variables().values(), slow.optimizer.variables().values()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_models_the_c_loop_cannot_run_fall_back():
+    model = fm.Sequential([fm.Input(shape=(4,)), fm.Dense(3, activation="relu"),
+                           fm.Dropout(0.5), fm.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    assert train_loop.plan(model, fm.callbacks.CallbackList([])) is None
+    numpy_model = fm.Sequential([fm.Input(shape=(4,)), fm.Dense(2)], backend="numpy")
+    numpy_model.compile(optimizer="sgd", loss="mse")
+    assert train_loop.plan(numpy_model, fm.callbacks.CallbackList([])) is None
+
+
+def test_a_callback_with_batch_hooks_sees_every_batch():
+    class Count(fm.callbacks.Callback):
+        batches = 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            Count.batches += 1
+
+    x, y = make_data("mse")
+    model = fm.Sequential([fm.Input(shape=(13,)), fm.Dense(5)], seed=0)
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[Count()])
+    assert Count.batches == 2 * 13
+
+
+def test_nan_loss_in_the_c_loop_stops_where_the_python_loop_does(monkeypatch):
+    x, y = make_data("mse")
+    results = []
+    for python_path in (False, True):
+        if python_path:
+            monkeypatch.setattr(train_loop, "plan", lambda model, cbs: None)
+        model = fm.Sequential([fm.Input(shape=(13,)), fm.Dense(5)], seed=0)
+        model.compile(optimizer=fm.optimizers.SGD(learning_rate=1e12), loss="mse")
+        with pytest.raises(FloatingPointError, match=r"weights and optimizer state are as before") as err:
+            model.fit(x, y, batch_size=16, epochs=3, verbose=0)
+        results.append((str(err.value), model.params.copy(), model.optimizer.iterations))
+    monkeypatch.undo()
+    (msg_c, params_c, it_c), (msg_py, params_py, it_py) = results
+    assert msg_c == msg_py
+    assert it_c == it_py
+    np.testing.assert_array_equal(params_c, params_py)
