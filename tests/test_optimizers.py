@@ -344,15 +344,15 @@ def _torch_path(make_torch_opt, steps, on_step=None):
 
 @pytest.mark.parametrize("nesterov", [False, True])
 @pytest.mark.parametrize("wd", [None, 0.05])
-def test_sgd_momentum_matches_torch(nesterov, wd):
+def test_sgd_momentum_matches_torch(ops, nesterov, wd):
     want = _torch_path(lambda torch, p: torch.optim.SGD(
         p, lr=0.05, momentum=0.9, nesterov=nesterov, weight_decay=wd or 0.0), 25)
-    got = run(SGD(0.05, momentum=0.9, nesterov=nesterov, weight_decay=wd), NUMPY_OPS, 25)
+    got = run(SGD(0.05, momentum=0.9, nesterov=nesterov, weight_decay=wd), ops, 25)
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-13)
 
 
 @pytest.mark.parametrize("wd", [None, 0.05])
-def test_adam_matches_torch_with_epsilon_translated_each_step(wd):
+def test_adam_matches_torch_with_epsilon_translated_each_step(ops, wd):
     b2, eps = 0.999, 1e-1  # a large epsilon, so its placement matters
 
     def match_eps(opt, t):
@@ -361,7 +361,7 @@ def test_adam_matches_torch_with_epsilon_translated_each_step(wd):
 
     want = _torch_path(lambda torch, p: torch.optim.Adam(
         p, lr=0.05, betas=(0.9, b2), eps=eps, weight_decay=wd or 0.0), 25, match_eps)
-    got = run(Adam(0.05, beta_1=0.9, beta_2=b2, epsilon=eps, weight_decay=wd), NUMPY_OPS, 25)
+    got = run(Adam(0.05, beta_1=0.9, beta_2=b2, epsilon=eps, weight_decay=wd), ops, 25)
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 
@@ -371,14 +371,14 @@ def test_adam_differs_from_torch_when_epsilon_is_not_translated():
     assert np.max(np.abs(got - want)) > 1e-3
 
 
-def test_rmsprop_matches_torch_when_epsilon_is_negligible():
+def test_rmsprop_matches_torch_when_epsilon_is_negligible(ops):
     want = _torch_path(lambda torch, p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9, eps=1e-14), 25)
-    got = run(RMSprop(0.01, rho=0.9, epsilon=1e-28), NUMPY_OPS, 25)
+    got = run(RMSprop(0.01, rho=0.9, epsilon=1e-28), ops, 25)
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 
-def test_adagrad_matches_torch_with_keras_initial_accumulator():
+def test_adagrad_matches_torch_with_keras_initial_accumulator(ops):
     want = _torch_path(lambda torch, p: torch.optim.Adagrad(
         p, lr=0.3, initial_accumulator_value=0.1, eps=1e-14), 25)
-    got = run(Adagrad(0.3, initial_accumulator_value=0.1, epsilon=1e-28), NUMPY_OPS, 25)
+    got = run(Adagrad(0.3, initial_accumulator_value=0.1, epsilon=1e-28), ops, 25)
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
