@@ -53,7 +53,8 @@ def random_array(rng: np.random.Generator, shape: tuple[int, ...], dtype,
 
     "c" C-contiguous; "fortran" column-major; "strided" a view taking every
     other element of the last axis; "transposed" the transpose of a
-    C-contiguous array (a non-contiguous view for 2-D and up).
+    C-contiguous array (a non-contiguous view for 2-D and up); "reversed" a
+    view with a negative stride on the first axis.
     """
     values = rng.uniform(low, high, size=shape).astype(dtype)
     if layout == "c":
@@ -68,6 +69,8 @@ def random_array(rng: np.random.Generator, shape: tuple[int, ...], dtype,
         return wide[..., ::2]
     if layout == "transposed":
         return np.ascontiguousarray(values.T).T
+    if layout == "reversed":
+        return np.ascontiguousarray(values[::-1])[::-1] if shape else values
     raise ValueError(layout)
 
 

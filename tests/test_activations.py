@@ -125,7 +125,7 @@ def test_activation_by_name_equals_the_named_function(backend, dtype, make, act)
                                   call_backward(backend, act, g, by_name))
 
 
-@pytest.mark.parametrize("layout", ["fortran", "strided", "transposed"])
+@pytest.mark.parametrize("layout", ["fortran", "strided", "transposed", "reversed"])
 @pytest.mark.parametrize("act", ACTIVATIONS)
 def test_forward_and_backward_read_non_contiguous_inputs_right(backend, dtype, make, act, layout):
     x = make((13, 7), dtype, layout, low=-3, high=3)

@@ -105,13 +105,21 @@ def test_gemm_of_empty_inner_dimension_is_bias_only(backend, dtype):
                                   np.tile([1, 0, 3], (4, 1)))
 
 
-@pytest.mark.parametrize("layout", ["fortran", "strided", "transposed"])
+@pytest.mark.parametrize("layout", ["fortran", "strided", "transposed", "reversed"])
 @pytest.mark.parametrize("trans_a,trans_b", TRANSPOSES, ids=TRANS_IDS)
 def test_gemm_reads_non_contiguous_inputs_right(backend, dtype, make, layout, trans_a, trans_b):
     a, b = operands(make, 13, 7, 127, dtype, trans_a, trans_b, layout)
     assert not (a.flags.c_contiguous and b.flags.c_contiguous)
     got = backend.gemm(a, b, trans_a=trans_a, trans_b=trans_b)
     assert_within(got, *reference(a, b, trans_a, trans_b))
+
+
+def test_gemm_reads_broadcast_views_right(backend, dtype, make):
+    # zero strides: every row of a is the same vector, read-only
+    row = make((9,), dtype)
+    a = np.broadcast_to(row, (4, 9))
+    b = make((9, 5), dtype)
+    assert_within(backend.gemm(a, b), *reference(np.array(a), b))
 
 
 @pytest.mark.parametrize("act", ACTIVATIONS)
