@@ -539,6 +539,9 @@ class Sequential:
     def _train(self, x, y, val, batch_size, epochs, initial_epoch, shuffle, cbs) -> None:
         rows = x.shape[0]
         ws = self._workspace(min(batch_size, rows))
+        # The C loop over minibatches when it can train this model exactly
+        # as the Python loop would (see train_loop.py).
+        chunked = train_loop.plan(self, cbs)
         cbs.on_train_begin()
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
@@ -546,7 +549,11 @@ class Sequential:
             # step), so the order depends only on the generator's state:
             # fit(2 epochs) twice equals fit(4 epochs) once.
             order = self._shuffle_rng.permutation(rows) if shuffle else None
-            logs = self._train_epoch(x, y, order, ws, batch_size, cbs, f"epoch {epoch + 1}/{epochs}")
+            where = f"epoch {epoch + 1}/{epochs}"
+            if chunked is not None:
+                logs = self._chunked_epoch(chunked, x, y, order, batch_size, cbs, where)
+            else:
+                logs = self._train_epoch(x, y, order, ws, batch_size, cbs, where)
             if val is not None:
                 cbs.on_test_begin()
                 scores = self._evaluate_arrays(val[0], val[1], batch_size, cbs)
@@ -575,11 +582,7 @@ class Sequential:
             if math.isfinite(loss):
                 self.optimizer.apply(self.ops, self.params, self.grads)
             elif not cbs.handles_nan:
-                raise FloatingPointError(
-                    f"fit: the loss became {loss} at {where}, batch {step + 1}/{steps}; "
-                    "training stopped and the weights and optimizer state are as before this "
-                    "batch (lower the learning rate, scale the inputs, or pass "
-                    "fm.callbacks.TerminateOnNaN())")
+                raise _nan_loss_error(loss, where, step, steps)
             n = stop - start
             seen += n
             sums["loss"] += loss * n
@@ -588,6 +591,33 @@ class Sequential:
             cbs.on_train_batch_end(step, {k: v / seen for k, v in sums.items()})
             if self.stop_training:
                 break
+        return {k: v / max(seen, 1) for k, v in sums.items()}
+
+    def _chunked_epoch(self, chunked, x, y, order, batch_size, cbs, where) -> dict[str, float]:
+        """The same epoch as _train_epoch, its steps run by the C loop in
+        chunks; the callbacks (history and progress bar only, see
+        train_loop.plan) hear of the last step of each chunk."""
+        rows = x.shape[0]
+        steps = -(-rows // batch_size)
+        names = [m.name for m in self._resolved_metrics()]
+        sums = dict.fromkeys(["loss"] + names, 0.0)
+        seen = 0
+
+        def add_chunk(first: int, count: int, losses, values) -> bool:
+            nonlocal seen
+            for i in range(count):
+                step, loss = first + i, float(losses[i])
+                if not math.isfinite(loss):
+                    raise _nan_loss_error(loss, where, step, steps)
+                n = min(rows, (step + 1) * batch_size) - step * batch_size
+                seen += n
+                sums["loss"] += loss * n
+                for name, value in zip(names, values[i]):
+                    sums[name] += float(value) * n
+            cbs.on_train_batch_end(first + count - 1, {k: v / seen for k, v in sums.items()})
+            return not self.stop_training
+
+        chunked.epoch(x, y, order, batch_size, steps, add_chunk)
         return {k: v / max(seen, 1) for k, v in sums.items()}
 
     # ---- evaluate / predict ---------------------------------------------------------------
@@ -870,49 +900,13 @@ def _split_last(x: np.ndarray, y: np.ndarray, split: float):
 
 
 
-class _EpochProgress:
-    """Running loss and metric sums of one epoch, the per-batch logs and the
-    non-finite-loss rule, shared by the Python loop and the C loop."""
 
-    def __init__(self, model, cbs, sums, rows, batch_size, epoch, epochs, steps) -> None:
-        self.model, self.cbs, self.sums = model, cbs, sums
-        self.rows, self.batch_size = rows, batch_size
-        self.epoch, self.epochs, self.steps = epoch, epochs, steps
-        self.names = [k for k in sums if k != "loss"]
-        self.seen = 0
-
-    def check_finite(self, loss: float, step: int) -> None:
-        """Raise on a non-finite loss unless a callback (TerminateOnNaN) handles it."""
-        if not math.isfinite(loss) and not self.cbs.handles_nan:
-            raise FloatingPointError(
-                f"fit: the loss became {loss} at epoch {self.epoch + 1}/{self.epochs}, "
-                f"batch {step + 1}/{self.steps}; training stopped and the weights and "
-                "optimizer state are as before this batch (lower the learning "
-                "rate, scale the inputs, or pass fm.callbacks.TerminateOnNaN())")
-
-    def _accumulate(self, step: int, loss: float, values) -> dict:
-        n = min(self.rows, (step + 1) * self.batch_size) - step * self.batch_size
-        self.seen += n
-        self.sums["loss"] += loss * n
-        logs = {"loss": self.sums["loss"] / self.seen}
-        for name, value in zip(self.names, values):
-            self.sums[name] += value * n
-            logs[name] = self.sums[name] / self.seen
-        return logs
-
-    def add_step(self, step: int, loss: float, values) -> bool:
-        """Record one step and tell the callbacks; False when training should stop."""
-        self.cbs.on_train_batch_end(step, self._accumulate(step, loss, values))
-        return not self.model.stop_training
-
-    def add_chunk(self, first: int, count: int, losses, values) -> bool:
-        """Record the steps of a C chunk in order; the callbacks (history and
-        progress bar only, see train_loop.plan) hear of its last step."""
-        for i in range(count):
-            self.check_finite(float(losses[i]), first + i)
-            logs = self._accumulate(first + i, float(losses[i]), values[i])
-        self.cbs.on_train_batch_end(first + count - 1, logs)
-        return not self.model.stop_training
+def _nan_loss_error(loss: float, where: str, step: int, steps: int) -> FloatingPointError:
+    return FloatingPointError(
+        f"fit: the loss became {loss} at {where}, batch {step + 1}/{steps}; "
+        "training stopped and the weights and optimizer state are as before this "
+        "batch (lower the learning rate, scale the inputs, or pass "
+        "fm.callbacks.TerminateOnNaN())")
 
 
 def _batch(x: np.ndarray, y: np.ndarray, order: Optional[np.ndarray], start: int, stop: int,
