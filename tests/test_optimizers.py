@@ -326,7 +326,7 @@ def test_rebuilding_with_the_same_shape_keeps_state():
 # -- against PyTorch, when installed ----------------------------------------
 
 def _torch_path(make_torch_opt, steps, on_step=None):
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", exc_type=ImportError)
     w = torch.tensor(W0.copy(), dtype=torch.float64, requires_grad=True)
     a, c = torch.tensor(A), torch.tensor(C)
     opt = make_torch_opt(torch, [w])
