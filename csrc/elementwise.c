@@ -3,8 +3,9 @@
  *
  * Every kernel is written once, for an element type FM_T, in the second half
  * of this file; the first half includes this file again once per type.
- * <tgmath.h> makes exp, tanh and fabs pick expf, tanhf and fabsf for float,
- * so the float kernels compute in float like the NumPy float32 reference.
+ * The float kernels compute in float, like the NumPy float32 reference, with
+ * the vectorisable exp and tanh of elementwise.h; the double ones use libm
+ * (<tgmath.h> picks the double functions for double arguments).
  *
  * Threads: each thread takes one contiguous share of the elements (of whole
  * rows for softmax). Each output depends only on its own row, so results
@@ -66,15 +67,23 @@ static void thread_share(ptrdiff_t n, ptrdiff_t *lo, ptrdiff_t *hi)
 
 #define FM_T float
 #define FM_NAME(f) f##_f32
+#define FM_EXP_NONPOS fm_exp_nonpos_f32
+#define FM_TANH fm_tanh_f32
 #include "elementwise.c"
 #undef FM_T
 #undef FM_NAME
+#undef FM_EXP_NONPOS
+#undef FM_TANH
 
 #define FM_T double
 #define FM_NAME(f) f##_f64
+#define FM_EXP_NONPOS exp
+#define FM_TANH tanh
 #include "elementwise.c"
 #undef FM_T
 #undef FM_NAME
+#undef FM_EXP_NONPOS
+#undef FM_TANH
 
 #else /* ---- the kernels, for one element type FM_T ---------------------- */
 
@@ -83,7 +92,7 @@ static void thread_share(ptrdiff_t n, ptrdiff_t *lo, ptrdiff_t *hi)
  * the numerator (not the result) keeps the loop free of branches. */
 static inline FM_T FM_NAME(sigmoid)(FM_T x)
 {
-    FM_T e = exp(-fabs(x));
+    FM_T e = FM_EXP_NONPOS(-fabs(x));
     FM_T num = x >= 0 ? (FM_T)1 : e;
     return num / ((FM_T)1 + e);
 }
@@ -95,12 +104,11 @@ static void FM_NAME(softmax_row)(ptrdiff_t n, const FM_T *x, FM_T *y)
     FM_T mx = x[0];
     for (ptrdiff_t i = 1; i < n; i++)
         mx = x[i] > mx ? x[i] : mx;
+    for (ptrdiff_t i = 0; i < n; i++) /* apart from the sum, to vectorise */
+        y[i] = FM_EXP_NONPOS(x[i] - mx);
     double sum = 0.0;
-    for (ptrdiff_t i = 0; i < n; i++) {
-        FM_T e = exp(x[i] - mx);
-        y[i] = e;
-        sum += e;
-    }
+    for (ptrdiff_t i = 0; i < n; i++)
+        sum += y[i];
     FM_T inv = (FM_T)(1.0 / sum);
     for (ptrdiff_t i = 0; i < n; i++)
         y[i] *= inv;
@@ -118,7 +126,7 @@ static void FM_NAME(act_row)(int act, FM_T slope, ptrdiff_t n, const FM_T *x, FM
         break;
     case FM_ACT_TANH:
         for (ptrdiff_t i = 0; i < n; i++)
-            y[i] = tanh(x[i]);
+            y[i] = FM_TANH(x[i]);
         break;
     case FM_ACT_RELU: /* written so NaN passes through, as np.maximum does */
         for (ptrdiff_t i = 0; i < n; i++) {

@@ -2,8 +2,9 @@
  * loss.c - fused losses: the mean loss and its gradient in one pass.
  *
  * Every kernel is written once, for an element type FM_T, in the second half
- * of this file; the first half includes this file again once per type
- * (<tgmath.h> makes exp and log1p pick expf and log1pf for float).
+ * of this file; the first half includes this file again once per type.
+ * Float kernels use the vectorisable exp of elementwise.h, double ones libm
+ * (<tgmath.h> makes log1p pick log1pf for float).
  *
  * Determinism: the items (rows, or elements) are cut into chunks whose size
  * depends only on the shape. Each chunk sums its items' losses in double,
@@ -15,6 +16,7 @@
  */
 #ifndef FM_T
 
+#include "elementwise.h"
 #include "fastmlp.h"
 
 #include <math.h>
@@ -60,15 +62,19 @@ static double sum_in_order(const double *part, ptrdiff_t n)
 
 #define FM_T float
 #define FM_NAME(f) f##_f32
+#define FM_EXP_NONPOS fm_exp_nonpos_f32
 #include "loss.c"
 #undef FM_T
 #undef FM_NAME
+#undef FM_EXP_NONPOS
 
 #define FM_T double
 #define FM_NAME(f) f##_f64
+#define FM_EXP_NONPOS exp
 #include "loss.c"
 #undef FM_T
 #undef FM_NAME
+#undef FM_EXP_NONPOS
 
 #else /* ---- the kernels, for one element type FM_T ---------------------- */
 
@@ -115,13 +121,13 @@ static double FM_NAME(log_sum_exp)(ptrdiff_t n, const FM_T *z, FM_T *e, double *
         mx = z[j] > mx ? z[j] : mx;
     double s = 0.0;
     if (e) {
-        for (ptrdiff_t j = 0; j < n; j++) {
-            e[j] = exp(z[j] - mx);
+        for (ptrdiff_t j = 0; j < n; j++) /* apart from the sum, to vectorise */
+            e[j] = FM_EXP_NONPOS(z[j] - mx);
+        for (ptrdiff_t j = 0; j < n; j++)
             s += e[j];
-        }
     } else {
         for (ptrdiff_t j = 0; j < n; j++)
-            s += (double)exp(z[j] - mx);
+            s += FM_EXP_NONPOS(z[j] - mx);
     }
     *sum_out = s;
     return (double)mx + log(s);
@@ -184,12 +190,11 @@ static double FM_NAME(bce_elems)(const FM_NAME(loss_args) *a, ptrdiff_t i0, ptrd
     const FM_T *z = a->z, *t = a->t;
     double total = 0.0;
     for (ptrdiff_t i = i0; i < i1; i++) {
-        FM_T e = exp(-fabs(z[i]));
+        FM_T e = FM_EXP_NONPOS(-fabs(z[i]));
         double pos = z[i] > 0 ? z[i] : 0;
         total += pos - (double)z[i] * t[i] + (double)log1p(e);
-        if (a->grad) {
-            FM_T s = (FM_T)1 / ((FM_T)1 + e);
-            FM_T sig = z[i] >= 0 ? s : e * s;
+        if (a->grad) { /* sigmoid: 1/(1 + e) for z >= 0, e/(1 + e) below */
+            FM_T sig = (z[i] >= 0 ? (FM_T)1 : e) / ((FM_T)1 + e);
             a->grad[i] = (sig - t[i]) * a->grad_scale;
         }
     }
