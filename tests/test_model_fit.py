@@ -91,6 +91,10 @@ def test_initial_epoch_numbers_epochs(backend):
     model = classifier(backend)
     history = model.fit(x, y, epochs=5, initial_epoch=3, verbose=0)
     assert history.epoch == [3, 4]
+    before = model.get_weights()
+    assert model.fit(x, y, epochs=0, verbose=0).history == {}
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -149,6 +153,7 @@ def assert_state_is(model, sabotage):
         np.testing.assert_array_equal(value, sabotage.slots[name])
 
 
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_nan_loss_raises_naming_epoch_and_batch_and_keeps_weights(backend):
     model, x, y = nan_model(backend)
@@ -158,6 +163,7 @@ def test_nan_loss_raises_naming_epoch_and_batch_and_keeps_weights(backend):
     assert_state_is(model, sabotage)
 
 
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_terminate_on_nan_stops_without_applying_the_bad_step(backend, capsys):
     model, x, y = nan_model(backend)

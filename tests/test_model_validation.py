@@ -133,6 +133,7 @@ def test_unknown_layer_names(kind, make):
     ({"optimizer": "adamw2"}, "adamw2"),
     ({"loss": "hinge_loss"}, "unknown loss"),
     ({"loss": "mse", "metrics": ["f1"]}, "unknown metric"),
+    ({"loss": "sparse_categorical_crossentropy", "metrics": ["mae"]}, "integer labels"),
 ])
 def test_unknown_compile_names_change_nothing(backend, kwargs, match):
     model = compiled(backend)
