@@ -112,9 +112,14 @@ def test_fit_before_compile(backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_predict_before_build(backend):
+def test_predict_builds_an_unbuilt_model_like_keras(backend):
+    model = fm.Sequential([fm.Dense(3)], backend=backend, seed=0)
+    assert model.predict(np.zeros((2, 4))).shape == (2, 3)
+    assert model.input_shape == (None, 4)
     with pytest.raises(RuntimeError, match="not built"):
-        fm.Sequential([fm.Dense(3)], backend=backend).predict(np.zeros((2, 4)))
+        fm.Sequential([fm.Dense(3)], backend=backend).get_weights()
+    with pytest.raises(RuntimeError, match="no layers"):
+        fm.Sequential(backend=backend).predict(np.zeros((2, 4)))
 
 
 @pytest.mark.parametrize("kind, make", [

@@ -652,8 +652,8 @@ class Sequential:
         self._require_compiled("evaluate")
         batch_size = _check_int("evaluate", "batch_size", 32 if batch_size is None else batch_size, 1)
         verbose = _check_verbose("evaluate", verbose)
-        self._require_built("evaluate")
         x_arr, y_arr = self._prepare_xy(x, y, "evaluate")
+        self._ensure_built(self._sample_shape)  # as Keras, an unbuilt model builds here
         cbs = CallbackList(callbacks, model=self, add_progbar=verbose != 0, verbose=verbose,
                            steps=-(-x_arr.shape[0] // batch_size), batch_size=batch_size,
                            samples=x_arr.shape[0])
@@ -673,8 +673,10 @@ class Sequential:
 
         batch_size = _check_int("predict", "batch_size", 32 if batch_size is None else batch_size, 1)
         verbose = _check_verbose("predict", verbose)
-        self._require_built("predict")
+        if not self._layers:
+            raise RuntimeError(f"predict: model {self.name!r} has no layers")
         x_arr = self._prepare_x(x, "predict")
+        self._ensure_built(self._sample_shape)  # as Keras, an unbuilt model builds here
         rows = x_arr.shape[0]
         cbs = CallbackList(callbacks, model=self, add_progbar=verbose != 0, verbose=verbose,
                            steps=-(-rows // batch_size), batch_size=batch_size, samples=rows)
