@@ -312,12 +312,13 @@ def _check_train_args(args: Any) -> None:
 def build_model(n_inputs: int, hidden: Sequence[int], outputs: int, *, activation: str,
                 output_activation: str, backend: str, dtype: str, seed: int) -> Any:
     """A Sequential MLP: Input, one Dense per hidden size, the output Dense."""
-    import fastmlp as fm
+    from fastmlp.layers import Dense, Input
+    from fastmlp.model import Sequential
 
-    layers = [fm.Input(shape=(n_inputs,))]
-    layers += [fm.Dense(u, activation=activation) for u in hidden]
-    layers.append(fm.Dense(outputs, activation=output_activation))
-    return fm.Sequential(layers, backend=backend, dtype=dtype, seed=seed)
+    layers = [Input(shape=(n_inputs,))]
+    layers += [Dense(u, activation=activation) for u in hidden]
+    layers.append(Dense(outputs, activation=output_activation))
+    return Sequential(layers, backend=backend, dtype=dtype, seed=seed)
 
 
 def cmd_train(args: Any) -> int:
@@ -332,6 +333,7 @@ def cmd_train(args: Any) -> int:
         except ImportError as exc:
             raise CliError(f"--plot: {exc}") from None
     import fastmlp as fm
+    from fastmlp import optimizers
 
     if args.threads is not None:
         fm.set_num_threads(args.threads)
@@ -346,7 +348,7 @@ def cmd_train(args: Any) -> int:
     model = build_model(data.x_train.shape[1], hidden, outputs, activation=args.activation,
                         output_activation="softmax" if task == "classification" else "linear",
                         backend=args.backend, dtype=args.dtype, seed=args.seed)
-    optimizer = fm.optimizers.deserialize({"class_name": args.optimizer, "learning_rate": args.lr})
+    optimizer = optimizers.deserialize({"class_name": args.optimizer, "learning_rate": args.lr})
     if task == "classification":
         model.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=["accuracy"])
     else:
@@ -373,7 +375,9 @@ def cmd_train(args: Any) -> int:
     if args.plot:
         from fastmlp import plotting
 
-        plotting.plot_history(history, args.plot, title=f"{args.dataset}: {args.layers or 'no hidden'}")
+        sizes = "-".join(map(str, [data.x_train.shape[1], *hidden, outputs]))
+        plotting.plot_history(history, args.plot,
+                              title=f"{args.dataset}: {sizes} MLP, {args.optimizer} lr {args.lr:g}")
         print(f"Learning curves written to {args.plot}")
     return 0
 

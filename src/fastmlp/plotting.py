@@ -77,6 +77,9 @@ def _panel(ax: Any, name: str, logs: Mapping[str, Sequence[float]]) -> None:
     val = logs.get("val_" + name)
     if val is not None and len(val):
         ax.plot(range(1, len(val) + 1), list(val), marker="o", markersize=3, label="validation")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     ax.set_xlabel("epoch")
     ax.set_ylabel(name)
     ax.set_title(name)
