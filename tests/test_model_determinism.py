@@ -144,3 +144,41 @@ def test_float32_and_float64_models_start_from_the_same_weights():
     a = fm.Sequential([fm.Input((5,)), fm.Dense(7)], backend="numpy", seed=4)
     b = fm.Sequential([fm.Input((5,)), fm.Dense(7)], backend="numpy", seed=4, dtype="float64")
     np.testing.assert_array_equal(a.get_weights()[0], b.get_weights()[0].astype(np.float32))
+
+
+class _Listener(fm.callbacks.Callback):
+    """A callback with batch hooks: fit must then run its Python step loop."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.last = batch
+
+
+@pytest.mark.parametrize("loss, activation, optimizer", [
+    ("sparse_categorical_crossentropy", "softmax", "adam"),
+    ("categorical_crossentropy", "softmax", "rmsprop"),
+    ("mse", "linear", fm.optimizers.SGD(learning_rate=0.01, momentum=0.9, nesterov=True)),
+    ("binary_crossentropy", "sigmoid", "adagrad"),
+])
+def test_c_step_loop_and_python_step_loop_train_identically(loss, activation, optimizer):
+    # For plain Dense stacks the C backend may run whole runs of minibatches
+    # in one C call (train_loop.py); it must give the Python loop's weights.
+    import copy
+
+    x, labels = problem()
+    y = labels if loss.startswith("sparse") else np.eye(3)[labels]
+
+    def run(callbacks):
+        model = fm.Sequential([fm.Input((6,)), fm.Dense(16, activation="relu"),
+                               fm.Dense(3, activation=activation)], backend="c", seed=5)
+        model.compile(optimizer=copy.deepcopy(optimizer), loss=loss, metrics=["accuracy"])
+        history = model.fit(x, y, epochs=3, batch_size=16, validation_split=0.2, verbose=0,
+                            callbacks=callbacks)
+        return model.get_weights(), history.history
+
+    w_fast, h_fast = run(None)
+    listener = _Listener()
+    w_python, h_python = run([listener])
+    assert listener.last == 5  # the Python loop did run, step by step
+    assert_identical(w_fast, w_python)
+    assert h_fast["loss"] == h_python["loss"]
+    assert h_fast["accuracy"] == h_python["accuracy"]
