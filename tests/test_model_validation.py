@@ -180,6 +180,10 @@ def test_unbuilt_model_stays_unbuilt_after_a_bad_fit(backend):
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     y[0] = 7
     assert_fit_fails(model, ValueError, "label 7", x, y)
+    y[0] = 0
+    xv, yv = data(features=3)
+    assert_fit_fails(model, ValueError, r"validation_data x has samples of shape \(3,\) but x "
+                     r"has \(4,\)", x, y, validation_data=(xv, yv))
 
 
 def test_bad_constructor_arguments():

@@ -513,6 +513,10 @@ class Sequential:
         val = None
         if validation_data is not None:
             val = self._prepare_validation(validation_data)
+            if self._sample_shape != sample_shape:  # an unbuilt model has no shape to check
+                raise ValueError(
+                    f"fit: validation_data x has samples of shape {self._sample_shape} but x "
+                    f"has {sample_shape}")
         elif split > 0.0:
             x_arr, y_arr, val = _split_last(x_arr, y_arr, split)
         cbs = CallbackList(callbacks, model=None, add_history=True, add_progbar=verbose != 0,
