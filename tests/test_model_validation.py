@@ -205,6 +205,10 @@ def test_bad_constructor_arguments():
         fm.Sequential([fm.Input((28, 28)), fm.Dense(3)])
     with pytest.raises(ValueError, match="positive ints"):
         fm.Input((28, 0))
+    shared = fm.Dense(2)
+    fm.Sequential([fm.Input((3,)), shared], name="first")
+    with pytest.raises(ValueError, match="already belongs to model 'first'"):
+        fm.Sequential([fm.Input((3,)), shared])
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -82,6 +82,7 @@ class Layer:
         elif input_dim is not None:
             self.input_spec = _shape_tuple((input_dim,), "input_dim")
         self.input_dim: Optional[int] = None  # set when the model is built
+        self._owner = None  # the model whose flat buffers hold this layer's weights
         self.units: Optional[int] = None
 
     # -- shapes and parameters -------------------------------------------------

@@ -127,6 +127,11 @@ class Sequential:
             raise TypeError(f"Sequential.add expects a fastmlp layer, got {layer!r}{hint}")
         if any(existing is layer for existing in self._layers):
             raise ValueError(f"layer {layer.name!r} is already in this model")
+        owner = getattr(layer, "_owner", None)
+        if owner is not None and owner is not self:
+            # Its weights are views into the other model's buffer.
+            raise ValueError(f"layer {layer.name!r} already belongs to model {owner.name!r}; "
+                             "layers cannot be shared between models")
         if not self._layers and self._input_shape is None and layer.input_spec is not None:
             self._input_shape = layer.input_spec
         old = self.get_weights() if self.built else None
@@ -180,6 +185,7 @@ class Sequential:
                 gviews.append(self.grads[offset:offset + size].reshape(shape))
                 offset += size
             layer.bind(pviews, gviews)
+            layer._owner = self
             layer.initialize(self._init_rng)
         self._input_shape = sample
         self._dims = dims
