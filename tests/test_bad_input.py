@@ -292,3 +292,17 @@ def test_battery_of_bad_input_and_nan_data_never_crashes_the_process(backend, tm
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"caught {len(CASES)} of {len(CASES)}" in done.stdout
+
+
+@pytest.mark.parametrize("op", ["relu", "sigmoid", "softmax"])
+def test_partly_overlapping_out_is_rejected_exact_alias_allowed(backend, op):
+    x = np.linspace(-1, 1, 12).reshape(3, 4)
+    fn = getattr(backend, op)
+    with pytest.raises(ValueError, match=f"{op}: out partly overlaps x"):
+        fn(x.reshape(-1)[:8].reshape(2, 4), out=x.reshape(-1)[4:].reshape(2, 4))
+    expected = fn(x.copy())
+    assert fn(x, out=x) is x
+    np.testing.assert_array_equal(x, expected)
+    grad = np.ones((3, 4))
+    with pytest.raises(ValueError, match=f"{op}_backward: out partly overlaps grad"):
+        getattr(backend, f"{op}_backward")(grad[:2], x[1:], out=grad[1:])

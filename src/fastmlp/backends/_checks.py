@@ -255,3 +255,14 @@ def check_no_overlap(op: str, name: str, out: np.ndarray, **inputs: object) -> N
     for arg, arr in inputs.items():
         if arr is not None and np.may_share_memory(out, arr):
             raise ValueError(f"{op}: {name} must not share memory with {arg}")
+
+
+def check_inplace_or_disjoint(op: str, name: str, out: np.ndarray, arg: str, arr: np.ndarray) -> None:
+    """``out`` may be exactly ``arr`` (in place: same memory, shape and
+    strides) or apart from it; a partial overlap would be read after being
+    written by another thread's block, so it raises ValueError."""
+    same = (out.__array_interface__["data"][0] == arr.__array_interface__["data"][0]
+            and out.shape == arr.shape and out.strides == arr.strides)
+    if not same and np.may_share_memory(out, arr):
+        raise ValueError(f"{op}: {name} partly overlaps {arg}; pass {arg} itself for in-place, "
+                         "or a separate buffer")

@@ -82,6 +82,7 @@ def activation(name, x, out=None, *, alpha=0.01):
     if act == "softmax":
         chk.check_min_ndim(act, "x", x, 1)
     out = chk.prepare_out(act, "out", out, x.shape, x.dtype)
+    chk.check_inplace_or_disjoint(act, "out", out, "x", x)
     rows, cols = _rows_cols(x, act)
     _k.act_forward(_ACT_CODE[act], slope, rows, cols, x.reshape(-1), out.reshape(-1))
     return out
@@ -97,8 +98,8 @@ def activation_backward(name, grad, y, out=None, *, alpha=0.01):
     if act == "softmax":
         chk.check_min_ndim(op, "y", y, 1)
     out = chk.prepare_out(op, "out", out, y.shape, y.dtype)
-    if out is not grad and np.may_share_memory(out, y):
-        raise ValueError(f"{op}: out must not share memory with y")
+    chk.check_inplace_or_disjoint(op, "out", out, "grad", grad)
+    chk.check_no_overlap(op, "out", out, y=y)
     rows, cols = _rows_cols(y, act)
     _k.act_backward(_ACT_CODE[act], slope, rows, cols, grad.reshape(-1), y.reshape(-1),
                     out.reshape(-1))

@@ -110,6 +110,7 @@ def activation(name, x, out=None, *, alpha=0.01):
     if act == "softmax":
         chk.check_min_ndim(act, "x", x, 1)
     out = chk.prepare_out(act, "out", out, x.shape, x.dtype)
+    chk.check_inplace_or_disjoint(act, "out", out, "x", x)
     _forward(act, x, out, slope)
     return out
 
@@ -124,8 +125,8 @@ def activation_backward(name, grad, y, out=None, *, alpha=0.01):
     if act == "softmax":
         chk.check_min_ndim(op, "y", y, 1)
     out = chk.prepare_out(op, "out", out, y.shape, y.dtype)
-    if out is not grad:
-        chk.check_no_overlap(op, "out", out, y=y)
+    chk.check_inplace_or_disjoint(op, "out", out, "grad", grad)
+    chk.check_no_overlap(op, "out", out, y=y)
     _backward(act, grad, y, out, slope)
     return out
 
