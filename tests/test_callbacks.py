@@ -6,21 +6,29 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import warnings
 
 import numpy as np
 import pytest
 
 from fastmlp import callbacks as cb
+from fastmlp import optimizers as fm_optimizers
 
 
 class StandInModel:
-    """Has what callbacks touch: weights, stop_training, history."""
+    """Has what callbacks touch: weights, stop_training, history, an
+    optimizer, save."""
 
-    def __init__(self):
+    def __init__(self, learning_rate=0.1):
         self.weights = [np.zeros(2)]
         self.stop_training = False
         self.history = None
+        self.optimizer = fm_optimizers.SGD(learning_rate)
+        self.saved = []
+
+    def save(self, path):
+        self.saved.append((path, self.get_weights()))
 
     def get_weights(self):
         return [w.copy() for w in self.weights]
@@ -439,3 +447,116 @@ def test_real_fit_prints_one_line_per_epoch_when_not_a_terminal(capsys):
 def test_real_fit_with_verbose_0_prints_nothing(capsys):
     regression_model().fit(X, Y, epochs=2, verbose=0)
     assert capsys.readouterr().out == ""
+
+
+# ---- the other Keras callbacks learners reach for ---------------------------------------
+
+def test_model_checkpoint_saves_every_epoch_with_a_formatted_name():
+    model = StandInModel()
+    fake_fit(model, [{"loss": 0.5}, {"loss": 0.25}],
+             callbacks=[cb.ModelCheckpoint("ck-{epoch:02d}-{loss:.2f}.fmlp")])
+    assert [p for p, _ in model.saved] == ["ck-01-0.50.fmlp", "ck-02-0.25.fmlp"]
+
+
+def test_model_checkpoint_save_best_only_follows_the_monitor(capsys):
+    model = StandInModel()
+    fake_fit(model, losses(1.0, 0.5, 0.7, 0.4, key="val_loss"),
+             callbacks=[cb.ModelCheckpoint("best.fmlp", save_best_only=True, verbose=1)])
+    saved_epochs = [int(w[0][0]) for _, w in model.saved]
+    assert saved_epochs == [0, 1, 3]
+    out = capsys.readouterr().out
+    assert "Epoch 3: val_loss did not improve from 0.5" in out
+    assert "Epoch 4: val_loss improved from 0.5 to 0.4, saving model to best.fmlp" in out
+
+
+def test_model_checkpoint_maximizes_accuracy_and_respects_a_threshold():
+    model = StandInModel()
+    fake_fit(model, losses(0.6, 0.8, 0.7, 0.9, key="val_accuracy"),
+             callbacks=[cb.ModelCheckpoint("b.fmlp", monitor="val_accuracy", save_best_only=True,
+                                           initial_value_threshold=0.75)])
+    assert [int(w[0][0]) for _, w in model.saved] == [1, 3]
+
+
+def test_model_checkpoint_rejects_what_it_cannot_do():
+    with pytest.raises(ValueError, match="save_weights_only"):
+        cb.ModelCheckpoint("w.fmlp", save_weights_only=True)
+    with pytest.raises(ValueError, match="save_freq"):
+        cb.ModelCheckpoint("w.fmlp", save_freq=100)
+    with pytest.raises(ValueError, match="cannot fill in filepath"):
+        fake_fit(StandInModel(), [{"loss": 1.0}], callbacks=[cb.ModelCheckpoint("{val_loss}.fmlp")])
+
+
+def test_learning_rate_scheduler_sets_the_rate_each_epoch_and_logs_it(capsys):
+    model = StandInModel(learning_rate=0.4)
+    hist = fake_fit(model, [{"loss": 1.0}] * 3,
+                    callbacks=[cb.LearningRateScheduler(lambda epoch, lr: lr / 2, verbose=1)])
+    assert hist.history["learning_rate"] == [0.2, 0.1, 0.05]
+    assert model.optimizer.learning_rate == 0.05
+    assert "Epoch 2: LearningRateScheduler setting learning rate to 0.1." in capsys.readouterr().out
+
+
+def test_learning_rate_scheduler_takes_an_epoch_only_schedule_and_a_warm_up_from_zero():
+    model = StandInModel()
+    hist = fake_fit(model, [{"loss": 1.0}] * 3,
+                    callbacks=[cb.LearningRateScheduler(lambda epoch: 0.01 * epoch)])
+    assert hist.history["learning_rate"] == [0.0, 0.01, 0.02]
+
+
+def test_learning_rate_scheduler_rejects_a_negative_rate():
+    with pytest.raises(ValueError, match="learning_rate"):
+        fake_fit(StandInModel(), [{"loss": 1.0}],
+                 callbacks=[cb.LearningRateScheduler(lambda epoch: -1.0)])
+
+
+def test_reduce_lr_on_plateau_follows_keras_patience_cooldown_and_floor(capsys):
+    model = StandInModel(learning_rate=1.0)
+    plateau = cb.ReduceLROnPlateau(factor=0.5, patience=2, cooldown=1, min_lr=0.2, verbose=1)
+    hist = fake_fit(model, losses(1.0, 0.9, *[0.95] * 8), callbacks=[plateau])
+    assert hist.history["learning_rate"] == [1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.25, 0.25, 0.2, 0.2]
+    assert "Epoch 4: ReduceLROnPlateau reducing learning rate to 0.5." in capsys.readouterr().out
+
+
+def test_reduce_lr_on_plateau_bad_arguments():
+    with pytest.raises(ValueError, match="factor"):
+        cb.ReduceLROnPlateau(factor=1.0)
+    with pytest.raises(ValueError, match="cooldown"):
+        cb.ReduceLROnPlateau(cooldown=-1)
+
+
+def test_csv_logger_writes_a_row_per_epoch_and_can_append(tmp_path):
+    path = tmp_path / "log.csv"
+    fake_fit(StandInModel(), [{"loss": 0.5, "accuracy": 0.25}, {"loss": 0.25, "accuracy": 0.5}],
+             callbacks=[cb.CSVLogger(path)])
+    assert path.read_text().splitlines() == ["epoch,accuracy,loss", "0,0.25,0.5", "1,0.5,0.25"]
+    fake_fit(StandInModel(), [{"loss": 0.125, "accuracy": 0.75}], initial_epoch=2,
+             callbacks=[cb.CSVLogger(path, append=True)])
+    assert path.read_text().splitlines()[-1] == "2,0.75,0.125"
+    assert path.read_text().count("epoch") == 1
+
+
+def test_lambda_callback_calls_the_given_functions():
+    seen = []
+    hooks = cb.LambdaCallback(on_train_begin=lambda logs: seen.append("begin"),
+                              on_epoch_end=lambda epoch, logs: seen.append((epoch, logs["loss"])),
+                              on_batch_end=lambda batch, logs: seen.append(batch))
+    fake_fit(StandInModel(), [{"loss": 0.5}, {"loss": 0.25}], callbacks=[hooks], steps=2)
+    assert seen == ["begin", 0, 1, (0, 0.5), 0, 1, (1, 0.25)]
+    with pytest.raises(TypeError, match="unknown hook 'on_epoch_finish'"):
+        cb.LambdaCallback(on_epoch_finish=print)
+
+
+def test_checkpoint_scheduler_and_csv_on_a_real_fit(tmp_path):
+    model = regression_model()
+    callbacks = [cb.ModelCheckpoint(str(tmp_path / "ep{epoch}.fmlp")),
+                 cb.LearningRateScheduler(lambda epoch: 0.05 / (epoch + 1)),
+                 cb.CSVLogger(tmp_path / "log.csv")]
+    hist = model.fit(X, Y, epochs=3, batch_size=30, validation_split=0.25, verbose=0,
+                     callbacks=callbacks)
+    assert hist.history["learning_rate"] == [0.05, 0.025, 0.05 / 3]
+    assert sorted(os.listdir(tmp_path)) == ["ep1.fmlp", "ep2.fmlp", "ep3.fmlp", "log.csv"]
+    last = fm.load_model(tmp_path / "ep3.fmlp")
+    for got, want in zip(last.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(got, want)
+    assert last.optimizer.learning_rate == pytest.approx(0.05 / 3)
+    header = (tmp_path / "log.csv").read_text().splitlines()[0]
+    assert header == "epoch,learning_rate,loss,mae,val_loss,val_mae"

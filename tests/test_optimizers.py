@@ -165,7 +165,6 @@ def test_defaults_and_names_are_keras():
 
 @pytest.mark.parametrize("make,message", [
     (lambda: SGD(learning_rate=-0.1), "learning_rate"),
-    (lambda: SGD(learning_rate=0), "learning_rate"),
     (lambda: SGD(learning_rate=float("nan")), "learning_rate"),
     (lambda: SGD(momentum=1.0), "momentum"),
     (lambda: SGD(momentum=-0.5), "momentum"),
@@ -194,6 +193,13 @@ def test_bad_hyperparameter_is_named(make, message):
 def test_wrong_argument_type_is_named(make, message):
     with pytest.raises(TypeError, match=message):
         make()
+
+
+@pytest.mark.parametrize("make", [lambda: SGD(0.0, momentum=0.9), lambda: Adam(0.0),
+                                  lambda: RMSprop(0.0), lambda: Adagrad(0.0)])
+def test_learning_rate_zero_moves_nothing(make):
+    path = run(make(), NUMPY_OPS, 3)
+    np.testing.assert_array_equal(path[-1], W0)
 
 
 def test_learning_rate_can_be_changed_between_steps_and_is_validated():

@@ -21,14 +21,17 @@ Example::
 
 from __future__ import annotations
 
+import csv
 import math
+import os
 import warnings
 from typing import Any, Dict, Iterable, Optional
 
 from fastmlp.progbar import Progbar
 
 __all__ = ["Callback", "CallbackList", "History", "EarlyStopping", "TerminateOnNaN",
-           "ProgbarLogger"]
+           "ProgbarLogger", "ModelCheckpoint", "LearningRateScheduler", "ReduceLROnPlateau",
+           "CSVLogger", "LambdaCallback"]
 
 Logs = Optional[Dict[str, Any]]
 
@@ -156,9 +159,7 @@ class EarlyStopping(Callback):
     @property
     def maximize(self) -> bool:
         """True when larger monitored values are better."""
-        if self.mode == "auto":
-            return "acc" in self.monitor
-        return self.mode == "max"
+        return _maximize(self.monitor, self.mode)
 
     def _is_improvement(self, value: float, reference: float | None) -> bool:
         if reference is None:
@@ -297,6 +298,222 @@ class ProgbarLogger(Callback):
 
     def on_predict_end(self, logs: Logs = None) -> None:
         self._finish(None)
+
+
+class ModelCheckpoint(Callback):
+    """Save the model (``fastmlp.io.save_model``, atomic) after each epoch.
+
+    ``filepath`` may hold ``{epoch}`` (1-based) and log names, e.g.
+    ``"ckpt-{epoch:02d}-{val_loss:.3f}.fmlp"``. With ``save_best_only`` the
+    file is written only when ``monitor`` improves on the best value so far
+    (direction by ``mode`` as in EarlyStopping; ``initial_value_threshold``
+    is the value to beat first). Only ``save_freq="epoch"`` is supported,
+    and only whole models (no ``save_weights_only``).
+    """
+
+    def __init__(self, filepath: str | os.PathLike, monitor: str = "val_loss", verbose: int = 0,
+                 save_best_only: bool = False, save_weights_only: bool = False,
+                 mode: str = "auto", save_freq: str = "epoch",
+                 initial_value_threshold: float | None = None) -> None:
+        super().__init__()
+        if save_weights_only:
+            raise ValueError("ModelCheckpoint: save_weights_only is not supported; the whole model "
+                             "is saved (fm.load_model reads it back)")
+        if save_freq != "epoch":
+            raise ValueError(f"ModelCheckpoint: only save_freq='epoch' is supported, got {save_freq!r}")
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"ModelCheckpoint: mode must be 'auto', 'min' or 'max', got {mode!r}")
+        self.filepath = os.fspath(filepath)
+        self.monitor = monitor
+        self.verbose = verbose
+        self.save_best_only = bool(save_best_only)
+        self.mode = mode
+        self.best = initial_value_threshold
+
+    def on_epoch_end(self, epoch: int, logs: Logs = None) -> None:
+        logs = logs or {}
+        try:
+            path = self.filepath.format(epoch=epoch + 1, **logs)
+        except (KeyError, IndexError, ValueError) as err:
+            raise ValueError(f"ModelCheckpoint: cannot fill in filepath {self.filepath!r} from "
+                             f"epoch and logs {sorted(logs)}: {err}") from None
+        if self.save_best_only:
+            current = logs.get(self.monitor)
+            if current is None:
+                warnings.warn(f"ModelCheckpoint: can save the best model only with "
+                              f"{self.monitor!r} in the logs; available: {sorted(logs)}", stacklevel=2)
+                return
+            if not _better(current, self.best, _maximize(self.monitor, self.mode)):
+                if self.verbose > 0:
+                    print(f"Epoch {epoch + 1}: {self.monitor} did not improve from {self.best}")
+                return
+            if self.verbose > 0:
+                print(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best} to "
+                      f"{current}, saving model to {path}")
+            self.best = current
+        elif self.verbose > 0:
+            print(f"Epoch {epoch + 1}: saving model to {path}")
+        self.model.save(path)
+
+
+class LearningRateScheduler(Callback):
+    """Set the learning rate at the start of each epoch to
+    ``schedule(epoch, current_lr)`` (or ``schedule(epoch)``); the rate used
+    is logged as ``"learning_rate"`` at the end of the epoch, as Keras does."""
+
+    def __init__(self, schedule: Any, verbose: int = 0) -> None:
+        super().__init__()
+        if not callable(schedule):
+            raise TypeError(f"LearningRateScheduler: schedule must be callable, got {schedule!r}")
+        self.schedule = schedule
+        self.verbose = verbose
+
+    def on_epoch_begin(self, epoch: int, logs: Logs = None) -> None:
+        optimizer = self.model.optimizer
+        try:
+            lr = self.schedule(epoch, float(optimizer.learning_rate))
+        except TypeError:  # a schedule of the epoch only
+            lr = self.schedule(epoch)
+        optimizer.learning_rate = lr  # validated by the optimizer
+        if self.verbose > 0:
+            print(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr}.")
+
+    def on_epoch_end(self, epoch: int, logs: Logs = None) -> None:
+        if logs is not None:
+            logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` once ``monitor`` has not
+    improved (by more than ``min_delta``) for ``patience`` epochs; then wait
+    ``cooldown`` epochs before counting again; never go below ``min_lr``.
+    Logs the rate as ``"learning_rate"``. Keras's rules and defaults."""
+
+    def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,
+                 verbose: int = 0, mode: str = "auto", min_delta: float = 1e-4,
+                 cooldown: int = 0, min_lr: float = 0.0) -> None:
+        super().__init__()
+        if not _is_number(factor) or not 0.0 <= float(factor) < 1.0:
+            raise ValueError(f"ReduceLROnPlateau: factor must be in [0, 1), got {factor!r}")
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"ReduceLROnPlateau: mode must be 'auto', 'min' or 'max', got {mode!r}")
+        for name, value in (("patience", patience), ("cooldown", cooldown)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"ReduceLROnPlateau: {name} must be an integer >= 0, got {value!r}")
+        self.monitor, self.factor, self.patience = monitor, float(factor), patience
+        self.verbose, self.mode, self.min_delta = verbose, mode, abs(float(min_delta))
+        self.cooldown, self.min_lr = cooldown, float(min_lr)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.best: float | None = None
+        self.wait = 0
+        self.cooldown_counter = 0
+
+    def on_train_begin(self, logs: Logs = None) -> None:
+        self._reset()
+
+    def on_epoch_end(self, epoch: int, logs: Logs = None) -> None:
+        logs = logs if logs is not None else {}
+        optimizer = self.model.optimizer
+        logs["learning_rate"] = float(optimizer.learning_rate)
+        current = logs.get(self.monitor)
+        if current is None:
+            warnings.warn(f"ReduceLROnPlateau is conditioned on {self.monitor!r}, which is not in "
+                          f"the logs; available: {sorted(logs)}", stacklevel=2)
+            return
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        maximize = _maximize(self.monitor, self.mode)
+        if self.best is None or _better(current, self.best, maximize, self.min_delta):
+            self.best, self.wait = current, 0
+        elif self.cooldown_counter == 0:
+            self.wait += 1
+            if self.wait >= self.patience:
+                old = float(optimizer.learning_rate)
+                if old > self.min_lr:
+                    new = max(old * self.factor, self.min_lr)
+                    optimizer.learning_rate = new
+                    if self.verbose > 0:
+                        print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new}.")
+                    self.cooldown_counter = self.cooldown
+                    self.wait = 0
+
+
+class CSVLogger(Callback):
+    """Write each epoch's logs as a row of a CSV file (columns: epoch, then
+    the log names in sorted order), as Keras does. ``append=True`` adds to
+    an existing file without repeating its header."""
+
+    def __init__(self, filename: str | os.PathLike, separator: str = ",",
+                 append: bool = False) -> None:
+        super().__init__()
+        self.filename = os.fspath(filename)
+        self.separator = separator
+        self.append = bool(append)
+        self._file: Any = None
+        self._writer: Any = None
+        self._keys: list[str] | None = None
+
+    def on_train_begin(self, logs: Logs = None) -> None:
+        has_rows = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
+        self._file = open(self.filename, "a" if self.append else "w", newline="")
+        self._keys = None
+        self._header_written = has_rows
+
+    def on_epoch_end(self, epoch: int, logs: Logs = None) -> None:
+        logs = logs or {}
+        if self._keys is None:
+            self._keys = sorted(logs)
+            self._writer = csv.writer(self._file, delimiter=self.separator)
+            if not self._header_written:
+                self._writer.writerow(["epoch", *self._keys])
+        self._writer.writerow([epoch, *(logs.get(k, "NA") for k in self._keys)])
+        self._file.flush()
+
+    def on_train_end(self, logs: Logs = None) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class LambdaCallback(Callback):
+    """A callback from plain functions, as Keras's::
+
+        LambdaCallback(on_epoch_end=lambda epoch, logs: print(epoch, logs["loss"]))
+
+    Accepts on_{train,epoch,train_batch,batch,test,predict,...}_{begin,end};
+    epoch and batch hooks take (index, logs), the others (logs).
+    """
+
+    def __init__(self, **hooks: Any) -> None:
+        super().__init__()
+        for name, fn in hooks.items():
+            if not (name.startswith("on_") and callable(getattr(Callback, name, None))):
+                raise TypeError(f"LambdaCallback: unknown hook {name!r}")
+            if not callable(fn):
+                raise TypeError(f"LambdaCallback: {name} must be callable, got {fn!r}")
+            setattr(self, name, _positional(fn))
+
+
+def _positional(fn: Any) -> Any:
+    # CallbackList passes logs positionally; user lambdas take (index, logs) or (logs).
+    return lambda *args, logs=None: fn(*args) if logs is None else fn(*args, logs)
+
+
+def _maximize(monitor: str, mode: str) -> bool:
+    """Direction of a monitored quantity: "auto" maximizes names that
+    contain "acc" (accuracy) and minimizes the rest, as Keras."""
+    if mode == "auto":
+        return "acc" in monitor
+    return mode == "max"
+
+
+def _better(value: float, reference: float | None, maximize: bool, delta: float = 0.0) -> bool:
+    if reference is None:
+        return True
+    return value - delta > reference if maximize else value + delta < reference
 
 
 class CallbackList(Callback):

@@ -83,13 +83,13 @@ class Optimizer:
 
     @property
     def learning_rate(self) -> float:
-        """The step size; may be changed between steps (validated)."""
+        """The step size (>= 0; 0 moves nothing, e.g. the first epoch of a
+        warm-up schedule); may be changed between steps (validated)."""
         return self._learning_rate
 
     @learning_rate.setter
     def learning_rate(self, value: float) -> None:
-        self._learning_rate = _number(type(self).__name__, "learning_rate", value,
-                                      low=0.0, low_open=True)
+        self._learning_rate = _number(type(self).__name__, "learning_rate", value, low=0.0)
 
     def _decay(self) -> float:
         return 0.0 if self.weight_decay is None else self.weight_decay
