@@ -1,0 +1,264 @@
+"""Race fastmlp against PyTorch, Keras, scikit-learn and NumPy on one MLP.
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE PYTHONPATH=src python bench/compare.py
+    ... python bench/compare.py --quick          # smoke run on a subset
+    ... python bench/compare.py --gemm           # GEMM GFLOP/s (bench/gemm_compare.py)
+
+One invocation trains, on the same data, model and settings, every peer that
+is installed: fastmlp (C backend), fastmlp's NumPy backend, PyTorch with its
+default Adam and with fused Adam, Keras 3 on TensorFlow, scikit-learn's
+MLPClassifier/MLPRegressor and a textbook NumPy MLP.
+
+Classification: Fashion-MNIST (60,000 training images, x in [0, 1] float32),
+784-256-128-10 ReLU/softmax, Adam(1e-3), sparse cross-entropy, batch
+--batch-size. Each peer runs in its own process, limited to --threads
+threads; it trains --warmup-epochs untimed epochs, then --epochs timed ones
+(s/epoch is their median); then its test accuracy after all those epochs
+and the best of --predict-repeats predictions on the 10,000 test images.
+
+GFLOP/s counts only GEMM work: per training sample 2*sum(in*out) forward,
+the same for the weight gradients and 2*sum(in*out) over the layers but the
+first for the input gradients (1,006,976 FLOP; 60.4 GFLOP per epoch). The
+machine GEMM rate is the best of numpy (OpenBLAS) and torch (MKL) on a
+1024^3 sgemm with the same threads, measured in this run.
+
+Memory: peak RSS is the child's whole-life peak (VmHWM: interpreter,
+libraries, dataset, training; see run_peer.py for why not ru_maxrss); "training +MB" is how far the
+RSS high-water mark rose above the RSS just before the first epoch
+(Linux /proc/self/clear_refs), i.e. what training itself costs.
+
+Regression: Friedman #1, 8 features, 16,512 rows, 8-64-64-1, MSE, Adam,
+batch --regression-batch-size (32): microseconds per training step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from typing import Optional, Sequence
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import machine  # noqa: E402
+import peers  # noqa: E402
+import workload  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MB = 1024 * 1024
+
+
+def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=__doc__.split("\n\n", 2)[2])
+    p.add_argument("--gemm", action="store_true",
+                   help="run bench/gemm_compare.py instead, passing it the other flags")
+    p.add_argument("--peers", default=",".join(peers.PEERS),
+                   help="comma-separated peers (default: all installed): " + ", ".join(peers.PEERS))
+    p.add_argument("--batch-size", type=int, default=128, help="classification batch (128)")
+    p.add_argument("--epochs", type=int, default=1, help="timed epochs (1)")
+    p.add_argument("--warmup-epochs", type=int, default=1, help="untimed epochs first (1)")
+    p.add_argument("--threads", type=int, default=2, help="threads for every library (2)")
+    p.add_argument("--predict-batch-size", type=int, default=10000,
+                   help="predict batch size (10000: the whole test set in one call)")
+    p.add_argument("--predict-repeats", type=int, default=5, help="best of this many (5)")
+    p.add_argument("--regression-batch-size", type=int, default=32, help="regression batch (32)")
+    p.add_argument("--no-classification", action="store_true", help="skip Fashion-MNIST")
+    p.add_argument("--no-regression", action="store_true", help="skip the regression case")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quick", action="store_true",
+                   help="smoke run: 10,000 training images, 4,096 regression rows, 2 predicts")
+    p.add_argument("--output", help="also write the report (markdown) to this file")
+    p.add_argument("--timeout", type=float, default=1800, help="seconds per peer (1800)")
+    return p.parse_args(argv)
+
+
+def child_env(threads: int) -> dict[str, str]:
+    """The environment of a peer's process: thread counts pinned for every
+    runtime (the peers also set them through their own APIs), TF quiet."""
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        env[var] = str(threads)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return env
+
+
+def run_child(spec: dict, threads: int, timeout: float) -> dict:
+    """Run one peer in its own process; return its result or {"error": ...}."""
+    cmd = [sys.executable, os.path.join(HERE, "run_peer.py"), json.dumps(spec)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=child_env(threads),
+                              timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return {"peer": spec["peer"], "error": f"timed out after {timeout:.0f} s"}
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT "):])
+    tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+    return {"peer": spec["peer"], "error": f"exit {proc.returncode}: {tail}"}
+
+
+def fmt_table(head: list[str], rows: list[list[str]]) -> str:
+    lines = [head, ["---"] + ["---:"] * (len(head) - 1)] + rows
+    return "\n".join("| " + " | ".join(r) + " |" for r in lines)
+
+
+def epoch_seconds(r: dict) -> float:
+    return statistics.median(r["epoch_seconds"])
+
+
+def ratio(value: float, ref: Optional[float]) -> str:
+    return f"{value / ref:.2f}" if ref else "-"
+
+
+def training_table(results: list[dict], gemm_rate: float) -> str:
+    ok = [r for r in results if "error" not in r]
+    ref = next((epoch_seconds(r) for r in ok if r["peer"] == "fastmlp"), None)
+    rows = []
+    for r in results:
+        if "error" in r:
+            rows.append([r["peer"], "failed: " + r["error"]] + [""] * 6)
+            continue
+        s = epoch_seconds(r)
+        gflops = workload.gemm_flops_per_sample(workload.CLASSIFIER_SIZES) * r["train_rows"] / s / 1e9
+        peak = r["training_peak"]
+        extra = f"{max(0, peak - r['rss_before_training']) / MB:.0f}" if peak else "-"
+        rows.append([r["peer"], f"{s:.3f}", f"{gflops:.1f}", f"{100 * gflops / gemm_rate:.1f} %",
+                     f"{r['score']:.4f}", f"{r['peak_rss'] / MB:.0f}", extra, ratio(s, ref)])
+    head = ["peer", "s/epoch", "GFLOP/s", "% of machine GEMM", "test accuracy",
+            "peak RSS MB", "training +MB", "time / fastmlp's"]
+    return fmt_table(head, rows)
+
+
+def predict_table(results: list[dict]) -> str:
+    ok = [r for r in results if "error" not in r]
+    ref = next((r["predict_seconds"] for r in ok if r["peer"] == "fastmlp"), None)
+    rows = []
+    for r in ok:
+        s = r["predict_seconds"]
+        gflops = workload.gemm_flops_per_sample(workload.CLASSIFIER_SIZES, train=False) \
+            * r["predict_rows"] / s / 1e9
+        rows.append([r["peer"], f"{1000 * s:.2f}", f"{gflops:.1f}", ratio(s, ref)])
+    return fmt_table(["peer", "ms", "GFLOP/s", "time / fastmlp's"], rows)
+
+
+def regression_table(results: list[dict]) -> str:
+    def us_per_step(r: dict) -> float:
+        return 1e6 * epoch_seconds(r) / -(-r["train_rows"] // r["batch_size"])
+
+    ref = next((us_per_step(r) for r in results if r["peer"] == "fastmlp" and "error" not in r),
+               None)
+    rows = []
+    for r in results:
+        if "error" in r:
+            rows.append([r["peer"], "failed: " + r["error"], "", "", ""])
+            continue
+        us = us_per_step(r)
+        rows.append([r["peer"], f"{us:.1f}", f"{epoch_seconds(r):.3f}", f"{r['score']:.4f}",
+                     ratio(us, ref)])
+    return fmt_table(["peer", "µs/step", "s/epoch", "test R²", "time / fastmlp's"], rows)
+
+
+def versions(results: list[dict]) -> str:
+    seen = {}
+    for r in results:
+        if "version" in r:
+            seen.setdefault(r["peer"], r["version"])
+    return "\n".join(f"- {peer}: {v}" for peer, v in seen.items())
+
+
+def prepare_data(directory: str) -> tuple[str, str]:
+    """Write both workloads' arrays under ``directory``; return their dirs."""
+    cls_dir, reg_dir = os.path.join(directory, "fashion"), os.path.join(directory, "friedman")
+    workload.save(workload.load_fashion_mnist(), cls_dir)
+    workload.save(workload.make_regression(), reg_dir)
+    return cls_dir, reg_dir
+
+
+def run_task(args, names: list[str], task: str, data_dir: str, train_rows: int) -> list[dict]:
+    """Every peer in ``names`` on one task, one process each, in order."""
+    sizes = workload.CLASSIFIER_SIZES if task == "classify" else workload.REGRESSOR_SIZES
+    batch = args.batch_size if task == "classify" else args.regression_batch_size
+    results = []
+    for name in names:
+        spec = {"peer": name, "task": task, "data_dir": data_dir, "train_rows": train_rows,
+                "sizes": sizes, "batch_size": batch, "learning_rate": 1e-3,
+                "threads": args.threads, "seed": args.seed, "epochs": args.epochs,
+                "warmup_epochs": args.warmup_epochs,
+                "predict_batch_size": args.predict_batch_size,
+                "predict_repeats": args.predict_repeats}
+        print(f"  {task}: {name} ...", file=sys.stderr, flush=True)
+        results.append(run_child(spec, args.threads, args.timeout))
+    return results
+
+
+def report(args, names: list[str], out) -> None:
+    """Run everything asked for, writing markdown to ``out`` as it goes."""
+    import gemm_compare
+
+    say = lambda text="": (out(text), print(text, flush=True))  # noqa: E731
+    say(f"Machine: {machine.describe()}")
+    for warning in (machine.load_warning(), machine.openblas_env_warning()):
+        if warning:
+            say(warning)
+    rates = gemm_compare.machine_gemm_rate(args.threads, repeats=3 if args.quick else 5)
+    best = max(rates.values())
+    say(f"Machine GEMM rate (sgemm 1024^3, {args.threads} threads): "
+        + ", ".join(f"{lib} {g:.0f} GFLOP/s" for lib, g in rates.items())
+        + f" -> {best:.0f} GFLOP/s; numpy BLAS: {machine.describe_blas()}")
+    with tempfile.TemporaryDirectory(prefix="fastmlp-bench-") as tmp:
+        cls_dir, reg_dir = prepare_data(tmp)
+        if not args.no_classification:
+            rows = 10000 if args.quick else 0
+            res = run_task(args, names, "classify", cls_dir, rows)
+            n = next((r["train_rows"] for r in res if "train_rows" in r), 0)
+            data_mb = next((r["data_bytes"] / MB for r in res if "data_bytes" in r), 0)
+            say(f"\n### Fashion-MNIST, 784-256-128-10, Adam, batch {args.batch_size}, "
+                f"{args.threads} threads ({n} training images; {args.warmup_epochs} warm-up + "
+                f"{args.epochs} timed epoch(s); dataset in memory {data_mb:.0f} MB)\n")
+            say(training_table(res, best))
+            say(f"\n### predict, {res[0].get('predict_rows', 10000)} test images, batch "
+                f"{args.predict_batch_size} (best of {args.predict_repeats})\n")
+            say(predict_table(res))
+            say("\n" + versions(res))
+        if not args.no_regression:
+            rows = 4096 if args.quick else 0
+            res = run_task(args, names, "regress", reg_dir, rows)
+            n = next((r["train_rows"] for r in res if "train_rows" in r), 0)
+            say(f"\n### Regression, Friedman #1 ({n} rows, 8 features), 8-64-64-1, Adam, batch "
+                f"{args.regression_batch_size}, {args.threads} threads\n")
+            say(regression_table(res))
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--gemm" in argv:
+        import gemm_compare
+
+        argv.remove("--gemm")
+        return gemm_compare.main(argv)
+    args = parse_args(argv)
+    names = [n.strip() for n in args.peers.split(",") if n.strip()]
+    unknown = [n for n in names if n not in peers.PEERS]
+    if unknown:
+        print(f"compare.py: unknown peers {unknown}; known: {list(peers.PEERS)}", file=sys.stderr)
+        return 2
+    missing = [n for n in names if not peers.available(n)]
+    names = [n for n in names if n not in missing]
+    if missing:
+        print(f"not installed, skipped: {', '.join(missing)}", file=sys.stderr)
+    lines: list[str] = []
+    report(args, names, lines.append)
+    if args.output:
+        with open(args.output, "w") as f:
+            f.write("\n".join(lines) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
