@@ -162,11 +162,7 @@ class EarlyStopping(Callback):
         return _maximize(self.monitor, self.mode)
 
     def _is_improvement(self, value: float, reference: float | None) -> bool:
-        if reference is None:
-            return True
-        if self.maximize:
-            return value - self.min_delta > reference
-        return value + self.min_delta < reference
+        return _better(value, reference, self.maximize, self.min_delta)
 
     def on_train_begin(self, logs: Logs = None) -> None:
         self._reset()
