@@ -180,6 +180,17 @@ def test_saved_file_gets_ordinary_permissions(tmp_path, saved):
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
+def test_saving_into_a_missing_directory_names_it(tmp_path, saved):
+    model, _ = saved
+    with pytest.raises(FileNotFoundError, match="directory .*nowhere does not exist"):
+        model.save(tmp_path / "nowhere" / "m.fmlp")
+
+
+def test_saving_something_that_is_not_a_model():
+    with pytest.raises(TypeError, match="expected a fastmlp model, got dict"):
+        fmio.save_model({}, "x.fmlp")
+
+
 def test_saving_onto_a_directory_fails_cleanly(tmp_path, saved):
     model, _ = saved
     (tmp_path / "adir").mkdir()

@@ -62,8 +62,12 @@ def save_model(model: Any, path: str | os.PathLike) -> None:
     ``path`` as one file, atomically. ``fastmlp.load_model(path)`` reads it
     back and training resumes where it stopped."""
     path = os.fspath(path)
+    if not callable(getattr(model, "get_config", None)):
+        raise TypeError(f"save_model: expected a fastmlp model, got {type(model).__name__}")
     manifest, arrays = _collect(model)
     directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"save_model: cannot write {path}: directory {directory} does not exist")
     fd, tmp = _create_temp(directory, os.path.basename(path))
     try:
         with os.fdopen(fd, "wb") as f:
@@ -266,6 +270,9 @@ def _build_model(manifest: dict, path: str, backend: Optional[str]) -> Any:
         raise ModelFileError(f"{path}: the manifest has no model config")
     try:
         model = Sequential.from_config(config, backend=backend)
+    except ImportError as err:  # the file is fine; this machine lacks the backend
+        raise ImportError(f"{path}: the model uses backend {config.get('backend')!r}, which cannot "
+                          f"be loaded here ({err}); pass backend='numpy' to load_model") from err
     except Exception as err:  # layer or model validation: a config we cannot rebuild
         raise ModelFileError(f"{path}: invalid model config ({type(err).__name__}: {err})") from err
     return model
