@@ -396,3 +396,17 @@ def test_model_saved_from_a_callback_loads(tmp_path):
     model = make_model()
     model.fit(X, LABELS, epochs=2, batch_size=30, verbose=0, callbacks=[SaveEachEpoch()])
     assert fmio.load_model(tmp_path / "epoch1.fmlp").optimizer.iterations == 6
+
+
+def test_c_backend_model_round_trips_and_loads_on_numpy(tmp_path):
+    pytest.importorskip("fastmlp._kernels", exc_type=ImportError)
+    model = Sequential([Input(shape=(4,)), Dense(5, activation="relu"), Dense(2, activation="softmax")],
+                       backend="c", seed=4)
+    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
+    model.fit(X, LABELS, epochs=1, verbose=0)
+    model.save(tmp_path / "c.fmlp")
+    again = fmio.load_model(tmp_path / "c.fmlp")
+    assert again.backend == "c"
+    assert_same_state(model, again)
+    on_numpy = fmio.load_model(tmp_path / "c.fmlp", backend="numpy")
+    np.testing.assert_allclose(on_numpy.predict(X), model.predict(X), rtol=1e-5, atol=1e-6)
