@@ -388,3 +388,25 @@ def test_adagrad_matches_torch_with_keras_initial_accumulator(ops):
         p, lr=0.3, initial_accumulator_value=0.1, eps=1e-14), 25)
     got = run(Adagrad(0.3, initial_accumulator_value=0.1, epsilon=1e-28), ops, 25)
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("make", [lambda wd: SGD(0.05, momentum=0.9, weight_decay=wd),
+                                  lambda wd: Adam(0.01, weight_decay=wd)])
+def test_weight_decay_equals_a_halved_l2_regularizer_on_kernels(make):
+    import fastmlp as fm
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 3)), rng.normal(size=(40, 2))
+
+    def train(weight_decay, l2):
+        reg = None if l2 is None else fm.regularizers.l2(l2)
+        model = fm.Sequential([fm.Input(shape=(3,)),
+                               fm.Dense(4, activation="tanh", use_bias=False, kernel_regularizer=reg),
+                               fm.Dense(2, use_bias=False, kernel_regularizer=reg)],
+                              backend="numpy", dtype="float64", seed=5)
+        model.compile(optimizer=make(weight_decay), loss="mse")
+        model.fit(x, y, epochs=3, batch_size=10, shuffle=False, verbose=0)
+        return model.get_weights()
+
+    for a, b in zip(train(0.1, None), train(None, 0.05)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)

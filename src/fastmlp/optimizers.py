@@ -14,11 +14,13 @@ Names and defaults follow ``keras.optimizers``::
 
 Every optimizer also takes ``weight_decay`` (default None = off). It is the
 *coupled* L2 term of PyTorch's ``weight_decay``: the gradient becomes
-``g + weight_decay * w`` before the update. Keras 3's ``weight_decay`` is
-*decoupled* instead (``w -= learning_rate * weight_decay * w`` beside the
-update, as AdamW); for plain SGD the two coincide, for the adaptive
-optimizers they differ. For Keras's exact behaviour use an L2 kernel
-regularizer (``fm.regularizers.l2``), which is coupled in Keras too.
+``g + weight_decay * w`` before the update, for every parameter (biases
+too). Keras 3's ``weight_decay`` is *decoupled* instead
+(``w -= learning_rate * weight_decay * w`` beside the update, as AdamW):
+for plain SGD the two coincide, for momentum and the adaptive optimizers
+they differ, and Keras's form is not provided. On kernels only,
+``weight_decay=wd`` equals the regularizer ``fm.regularizers.l2(wd / 2)``
+(which adds ``wd * w`` to the gradient) in fastmlp and in Keras alike.
 
 Each class docstring gives the exact formula and where PyTorch's optimizer
 of the same name differs. Not supported (Keras has them): learning-rate
