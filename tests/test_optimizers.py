@@ -410,3 +410,18 @@ def test_weight_decay_equals_a_halved_l2_regularizer_on_kernels(make):
 
     for a, b in zip(train(0.1, None), train(None, 0.05)):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "rmsprop", "adagrad"])
+def test_every_optimizer_by_name_with_keras_defaults_lowers_a_models_loss(name):
+    import fastmlp as fm
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(200, 5))
+    labels = (x[:, 0] - x[:, 1] > 0).astype(np.int64)
+    model = fm.Sequential([fm.Input(shape=(5,)), fm.Dense(8, activation="relu"),
+                           fm.Dense(2, activation="softmax")], backend="numpy", seed=0)
+    model.compile(optimizer=name, loss="sparse_categorical_crossentropy")
+    before = model.evaluate(x, labels)
+    model.fit(x, labels, epochs=5, batch_size=16, verbose=0)
+    assert model.evaluate(x, labels) < before - 1e-3
