@@ -339,12 +339,14 @@ class ModelCheckpoint(Callback):
                 warnings.warn(f"ModelCheckpoint: can save the best model only with "
                               f"{self.monitor!r} in the logs; available: {sorted(logs)}", stacklevel=2)
                 return
-            if not _better(current, self.best, _maximize(self.monitor, self.mode)):
+            maximize = _maximize(self.monitor, self.mode)
+            best = self.best if self.best is not None else (-math.inf if maximize else math.inf)
+            if not _better(current, self.best, maximize):
                 if self.verbose > 0:
-                    print(f"Epoch {epoch + 1}: {self.monitor} did not improve from {self.best}")
+                    print(f"Epoch {epoch + 1}: {self.monitor} did not improve from {best}")
                 return
             if self.verbose > 0:
-                print(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best} to "
+                print(f"Epoch {epoch + 1}: {self.monitor} improved from {best} to "
                       f"{current}, saving model to {path}")
             self.best = current
         elif self.verbose > 0:
