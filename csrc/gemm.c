@@ -193,11 +193,74 @@ typedef struct {
     const void *bias;
     int act;
     double slope;
-    ptrdiff_t kc, nc, mc; /* block sizes clipped to the problem */
-    char *packed_b;       /* kc x nc, shared by the team */
-    char *packed_a;       /* mc x kc per thread, a_stride bytes apart */
-    size_t a_stride;
 } gemm_job;
+
+/* The packing buffers of one thread, and the block sizes they were sized
+ * for (the arch's, clipped to the problem). */
+typedef struct {
+    ptrdiff_t mc, kc, nc;
+    char *packed_a; /* mc x kc */
+    char *packed_b; /* kc x nc */
+} gemm_buffers;
+
+/* Where op(A)[i, p] and op(B)[p, j] are stored. */
+static const void *a_at(const gemm_job *job, ptrdiff_t i, ptrdiff_t p)
+{
+    ptrdiff_t at = job->trans_a ? p * job->lda + i : i * job->lda + p;
+    return job->a + (size_t)at * job->ops->size;
+}
+
+static const void *b_at(const gemm_job *job, ptrdiff_t p, ptrdiff_t j)
+{
+    ptrdiff_t at = job->trans_b ? j * job->ldb + p : p * job->ldb + j;
+    return job->b + (size_t)at * job->ops->size;
+}
+
+/*
+ * The five loops over the block C[m0:m1, n0:n1]. The inner two keep one
+ * MR x KC panel of A in L1 while the NR-wide panels of B stream from L2.
+ * After the last K block of a tile, bias and activation are applied to it
+ * while it is still in L1.
+ */
+static void gemm_block(const gemm_job *job, const gemm_buffers *buf, ptrdiff_t m0,
+                       ptrdiff_t m1, ptrdiff_t n0, ptrdiff_t n1)
+{
+    const type_ops *ops = job->ops;
+    const fm_gemm_blocking *blk = job->blk;
+    const size_t es = ops->size;
+    const int mr = blk->mr, nr = blk->nr;
+    const int has_epilogue = job->bias != NULL ||
+                             (job->act != FM_ACT_IDENTITY && job->act != FM_ACT_SOFTMAX);
+
+    for (ptrdiff_t jc = n0; jc < n1; jc += buf->nc) {
+        ptrdiff_t nc = min_pd(buf->nc, n1 - jc);
+        for (ptrdiff_t pc = 0; pc < job->k; pc += buf->kc) {
+            ptrdiff_t kc = min_pd(buf->kc, job->k - pc);
+            const void *beta = pc == 0 ? job->beta : ops->one;
+            int last = pc + kc == job->k;
+            blk->pack_b(!job->trans_b, b_at(job, pc, jc), job->ldb, nc, kc, buf->packed_b);
+            for (ptrdiff_t ic = m0; ic < m1; ic += buf->mc) {
+                ptrdiff_t mc = min_pd(buf->mc, m1 - ic);
+                blk->pack_a(job->trans_a, a_at(job, ic, pc), job->lda, mc, kc, buf->packed_a);
+                for (ptrdiff_t ir = 0; ir < mc; ir += mr) {
+                    int rows = (int)min_pd(mr, mc - ir);
+                    const char *ap = buf->packed_a + (size_t)(ir * kc) * es;
+                    for (ptrdiff_t jr = 0; jr < nc; jr += nr) {
+                        int cols = (int)min_pd(nr, nc - jr);
+                        ptrdiff_t i = ic + ir, j = jc + jr;
+                        char *ct = job->c + (size_t)(i * job->ldc + j) * es;
+                        blk->kernel(kc, job->alpha, ap, buf->packed_b + (size_t)(jr * kc) * es,
+                                    beta, ct, job->ldc, rows, cols);
+                        if (last && has_epilogue)
+                            ops->epilogue(ct, job->ldc, rows, cols,
+                                          job->bias ? (const char *)job->bias + j * es : NULL,
+                                          job->act, job->slope);
+                    }
+                }
+            }
+        }
+    }
+}
 
 /* [lo, hi) of the `part`-th of `parts` near-equal shares of `count` items. */
 static void share(ptrdiff_t count, int parts, int part, ptrdiff_t *lo, ptrdiff_t *hi)
@@ -207,21 +270,25 @@ static void share(ptrdiff_t count, int parts, int part, ptrdiff_t *lo, ptrdiff_t
 }
 
 /*
- * Split `nt` threads into a tm x tn grid over the MR panels of M and the NR
- * panels of one NC block, so that the largest share of C is smallest.
- * On a tie prefer splitting M: each thread then packs only its own A.
+ * How many of nt threads split M (the rest split N). Each thread computes
+ * its own block of C with its own packed copies of the A rows and B columns
+ * it needs, so threads never wait for each other inside a GEMM (a barrier
+ * costs a whole time slice when the machine is busy). The grid minimises the
+ * largest thread's multiply-adds plus its packing, a packed element costing
+ * about as much as 8 multiply-adds.
  */
 static int threads_over_m(const gemm_job *job, int nt)
 {
-    ptrdiff_t mpan = ceil_div(job->m, job->blk->mr);
-    ptrdiff_t npan = ceil_div(job->nc, job->blk->nr);
+    const fm_gemm_blocking *blk = job->blk;
+    ptrdiff_t mpan = ceil_div(job->m, blk->mr), npan = ceil_div(job->n, blk->nr);
     int best = 1;
-    ptrdiff_t best_cost = -1;
+    double best_cost = -1;
     for (int tm = nt; tm >= 1; tm--) {
         if (nt % tm != 0)
             continue;
-        ptrdiff_t cost = ceil_div(mpan, tm) * job->blk->mr * ceil_div(npan, nt / tm) *
-                         job->blk->nr;
+        double rows = (double)ceil_div(mpan, tm) * blk->mr;
+        double cols = (double)ceil_div(npan, nt / tm) * blk->nr;
+        double cost = rows * cols * job->k + 8.0 * job->k * (rows + cols);
         if (best_cost < 0 || cost < best_cost) {
             best = tm;
             best_cost = cost;
@@ -230,79 +297,21 @@ static int threads_over_m(const gemm_job *job, int nt)
     return best;
 }
 
-/* Where op(A)[i, p] and op(B)[p, j] are stored. */
-static const void *a_block(const gemm_job *job, ptrdiff_t i, ptrdiff_t p)
+/* Thread tid's block of C: whole MR / NR panels, so the tiles (and the
+ * bits of every result) do not depend on the thread count. */
+static void gemm_thread(const gemm_job *job, const gemm_buffers *buf, int tid, int nt)
 {
-    ptrdiff_t at = job->trans_a ? p * job->lda + i : i * job->lda + p;
-    return job->a + (size_t)at * job->ops->size;
-}
-
-static const void *b_block(const gemm_job *job, ptrdiff_t p, ptrdiff_t j)
-{
-    ptrdiff_t at = job->trans_b ? j * job->ldb + p : p * job->ldb + j;
-    return job->b + (size_t)at * job->ops->size;
-}
-
-/* Everything one thread of the team does: the five loops over its share. */
-static void gemm_thread(const gemm_job *job, int tid, int nt)
-{
-    const type_ops *ops = job->ops;
-    const fm_gemm_blocking *blk = job->blk;
-    const size_t es = ops->size;
-    const int mr = blk->mr, nr = blk->nr;
+    const int mr = job->blk->mr, nr = job->blk->nr;
     const int tm = threads_over_m(job, nt), tn = nt / tm;
-    const int has_epilogue = job->bias != NULL ||
-                             (job->act != FM_ACT_IDENTITY && job->act != FM_ACT_SOFTMAX);
-    char *packed_a = job->packed_a + (size_t)tid * job->a_stride;
-
-    /* This thread's rows: whole MR panels, so tiles do not depend on nt. */
-    ptrdiff_t m0, m1;
+    ptrdiff_t m0, m1, n0, n1;
     share(ceil_div(job->m, mr), tm, tid / tn, &m0, &m1);
+    share(ceil_div(job->n, nr), tn, tid % tn, &n0, &n1);
     m0 *= mr;
     m1 = min_pd(m1 * mr, job->m);
-
-    for (ptrdiff_t jc = 0; jc < job->n; jc += job->nc) {
-        ptrdiff_t nc = min_pd(job->nc, job->n - jc);
-        ptrdiff_t npan = ceil_div(nc, nr);
-        for (ptrdiff_t pc = 0; pc < job->k; pc += job->kc) {
-            ptrdiff_t kc = min_pd(job->kc, job->k - pc);
-            const void *beta = pc == 0 ? job->beta : ops->one;
-            int last = pc + kc == job->k;
-
-            /* All threads pack a share of B's panels, then all use all. */
-            ptrdiff_t q0, q1;
-            share(npan, nt, tid, &q0, &q1);
-            if (q1 > q0)
-                blk->pack_b(!job->trans_b, b_block(job, pc, jc + q0 * nr), job->ldb,
-                            min_pd(q1 * nr, nc) - q0 * nr, kc,
-                            job->packed_b + (size_t)(q0 * nr * kc) * es);
-#pragma omp barrier
-
-            ptrdiff_t r0, r1; /* this thread's NR panels of the block */
-            share(npan, tn, tid % tn, &r0, &r1);
-            for (ptrdiff_t ic = m0; ic < m1 && r1 > r0; ic += job->mc) {
-                ptrdiff_t mc = min_pd(job->mc, m1 - ic);
-                blk->pack_a(job->trans_a, a_block(job, ic, pc), job->lda, mc, kc, packed_a);
-                for (ptrdiff_t ir = 0; ir < mc; ir += mr) {
-                    int nrows = (int)min_pd(mr, mc - ir);
-                    const char *ap = packed_a + (size_t)(ir * kc) * es;
-                    for (ptrdiff_t jr = r0; jr < r1; jr++) {
-                        ptrdiff_t j = jc + jr * nr;
-                        int ncols = (int)min_pd(nr, job->n - j);
-                        char *ct = job->c + (size_t)((ic + ir) * job->ldc + j) * es;
-                        blk->kernel(kc, job->alpha, ap, job->packed_b + (size_t)(jr * nr * kc) * es,
-                                    beta, ct, job->ldc, nrows, ncols);
-                        if (last && has_epilogue)
-                            ops->epilogue(ct, job->ldc, nrows, ncols,
-                                          job->bias ? (const char *)job->bias + j * es : NULL,
-                                          job->act, job->slope);
-                    }
-                }
-            }
-            /* B's buffer is refilled next: wait until nobody reads it. */
-#pragma omp barrier
-        }
-    }
+    n0 *= nr;
+    n1 = min_pd(n1 * nr, job->n);
+    if (m1 > m0 && n1 > n0)
+        gemm_block(job, buf, m0, m1, n0, n1);
 }
 
 /* Softmax over whole rows, once every tile of those rows is done. */
@@ -315,12 +324,11 @@ static void softmax_share(const gemm_job *job, int tid, int nt)
                           r1 - r0, job->n);
 }
 
-/* k == 0 or alpha == 0: no product, C = act(beta*C + bias). A and B are
- * not read, as in BLAS. */
-static void gemm_no_product(const type_ops *ops, ptrdiff_t m, ptrdiff_t n, const void *beta,
-                            void *c, ptrdiff_t ldc, const void *bias, int act, double slope)
+/* Bias, activation and softmax over all of C, for the paths that do not
+ * go through the tiles. */
+static void finish_whole(const type_ops *ops, ptrdiff_t m, ptrdiff_t n, void *c,
+                         ptrdiff_t ldc, const void *bias, int act, double slope)
 {
-    ops->scale(c, ldc, m, n, beta);
     ops->epilogue(c, ldc, m, n, bias, act, slope);
     if (act == FM_ACT_SOFTMAX)
         ops->softmax(c, ldc, m, n);
@@ -346,31 +354,34 @@ static void gemm_any(const type_ops *ops, const fm_gemm_blocking *blk, int trans
     if (m <= 0 || n <= 0)
         return;
     if (k <= 0 || alpha_is_zero) {
-        gemm_no_product(ops, m, n, beta, c, ldc, bias, act, slope);
+        /* no product: C = act(beta*C + bias); A and B unread, as in BLAS */
+        ops->scale(c, ldc, m, n, beta);
+        finish_whole(ops, m, n, c, ldc, bias, act, slope);
         return;
     }
     gemm_job job = {ops, blk, trans_a, trans_b, m, n, k, alpha, beta, a, b, lda, ldb,
-                    c, ldc, bias, act, slope, 0, 0, 0, NULL, NULL, 0};
-    job.kc = min_pd(blk->kc, k);
-    job.nc = min_pd(blk->nc, ceil_div(n, blk->nr) * blk->nr);
-    job.mc = min_pd(blk->mc, ceil_div(m, blk->mr) * blk->mr);
+                    c, ldc, bias, act, slope};
     int nt = team_size(m, n, k);
 
-    size_t b_bytes = round_up64((size_t)(job.kc * job.nc) * ops->size);
-    job.a_stride = round_up64((size_t)(job.mc * job.kc) * ops->size);
-    char *ws = ws_take(b_bytes + (size_t)nt * job.a_stride);
+    /* Each thread's buffers, sized for the largest block any thread gets. */
+    gemm_buffers buf;
+    buf.kc = min_pd(blk->kc, k);
+    /* whole panels: the packers fill a panel's padding too */
+    buf.nc = min_pd(ceil_div(blk->nc, blk->nr), ceil_div(n, blk->nr)) * blk->nr;
+    buf.mc = min_pd(ceil_div(blk->mc, blk->mr), ceil_div(m, blk->mr)) * blk->mr;
+    size_t a_bytes = round_up64((size_t)(buf.mc * buf.kc) * ops->size);
+    size_t b_bytes = round_up64((size_t)(buf.kc * buf.nc) * ops->size);
+    char *ws = ws_take((size_t)nt * (a_bytes + b_bytes));
     if (ws == NULL) {
         ops->naive(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-        ops->epilogue(c, ldc, m, n, bias, act, slope);
-        if (act == FM_ACT_SOFTMAX)
-            ops->softmax(c, ldc, m, n);
+        finish_whole(ops, m, n, c, ldc, bias, act, slope);
         return;
     }
-    job.packed_b = ws;
-    job.packed_a = ws + b_bytes;
 
     if (nt == 1) {
-        gemm_thread(&job, 0, 1);
+        buf.packed_a = ws;
+        buf.packed_b = ws + a_bytes;
+        gemm_block(&job, &buf, 0, m, 0, n);
         if (act == FM_ACT_SOFTMAX)
             softmax_share(&job, 0, 1);
     } else {
@@ -381,8 +392,12 @@ static void gemm_any(const type_ops *ops, const fm_gemm_blocking *blk, int trans
 #else
             int tid = 0, team = 1;
 #endif
-            gemm_thread(&job, tid, team);
+            gemm_buffers mine = buf;
+            mine.packed_a = ws + (size_t)tid * (a_bytes + b_bytes);
+            mine.packed_b = mine.packed_a + a_bytes;
+            gemm_thread(&job, &mine, tid, team);
             if (act == FM_ACT_SOFTMAX) {
+                /* softmax needs whole rows, which other threads may share */
 #pragma omp barrier
                 softmax_share(&job, tid, team);
             }
@@ -391,12 +406,20 @@ static void gemm_any(const type_ops *ops, const fm_gemm_blocking *blk, int trans
     ws_give_back(ws);
 }
 
+/* The arch's blocking for this width of C. */
+static const fm_gemm_blocking *blocking(const fm_gemm_blocking *wide,
+                                        const fm_gemm_blocking *narrow, ptrdiff_t n)
+{
+    return narrow->kernel != NULL && n <= narrow->nr ? narrow : wide;
+}
+
 void fm_gemm_f32(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                  float alpha, const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb,
                  float beta, float *c, ptrdiff_t ldc, const float *bias, int act,
                  float slope)
 {
-    gemm_any(&ops_f32, &selected_arch()->f32, trans_a, trans_b, m, n, k, &alpha,
+    const fm_gemm_arch *arch = selected_arch();
+    gemm_any(&ops_f32, blocking(&arch->f32, &arch->f32_narrow, n), trans_a, trans_b, m, n, k, &alpha,
              alpha == 0, a, lda, b, ldb, &beta, c, ldc, bias, act, slope);
 }
 
@@ -405,6 +428,7 @@ void fm_gemm_f64(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k
                  ptrdiff_t ldb, double beta, double *c, ptrdiff_t ldc, const double *bias,
                  int act, double slope)
 {
-    gemm_any(&ops_f64, &selected_arch()->f64, trans_a, trans_b, m, n, k, &alpha,
+    const fm_gemm_arch *arch = selected_arch();
+    gemm_any(&ops_f64, blocking(&arch->f64, &arch->f64_narrow, n), trans_a, trans_b, m, n, k, &alpha,
              alpha == 0, a, lda, b, ldb, &beta, c, ldc, bias, act, slope);
 }

@@ -13,13 +13,6 @@
 
 #include "gemm_kernel.h"
 
-/* float: 12 x 32 -> 24 accumulators of the 32 ZMM registers. */
-#define MR_S 12
-#define NV_S 2
-/* double: 12 x 16 -> 24 accumulators. */
-#define MR_D 12
-#define NV_D 2
-
 /* Mask of the lanes of vector v (of `lanes` lanes) that fall inside nr. */
 static unsigned lane_mask(int nr, int v, int lanes)
 {
@@ -29,111 +22,81 @@ static unsigned lane_mask(int nr, int v, int lanes)
     return n >= lanes ? (1u << lanes) - 1 : (1u << n) - 1;
 }
 
-static void kernel_f32(ptrdiff_t k, const void *alpha_, const void *a_, const void *b_,
-                       const void *beta_, void *c_, ptrdiff_t ldc, int mr, int nr)
-{
-    const float *a = a_, *b = b_;
-    float *c = c_;
-    __m512 acc[MR_S][NV_S];
-
-#pragma GCC unroll 16
-    for (int i = 0; i < MR_S; i++) {
-#pragma GCC unroll 4
-        for (int v = 0; v < NV_S; v++)
-            acc[i][v] = _mm512_setzero_ps();
-        if (i < mr)
-            _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
-    }
-    for (ptrdiff_t p = 0; p < k; p++) {
-        __m512 bv[NV_S];
-#pragma GCC unroll 4
-        for (int v = 0; v < NV_S; v++)
-            bv[v] = _mm512_load_ps(b + 16 * v);
-#pragma GCC unroll 16
-        for (int i = 0; i < MR_S; i++) {
-            __m512 ai = _mm512_set1_ps(a[i]);
-#pragma GCC unroll 4
-            for (int v = 0; v < NV_S; v++)
-                acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
-        }
-        a += MR_S;
-        b += 16 * NV_S;
-    }
-
-    const __m512 alpha = _mm512_set1_ps(*(const float *)alpha_);
-    const float beta_s = *(const float *)beta_;
-    const __m512 beta = _mm512_set1_ps(beta_s);
-    __mmask16 mask[NV_S];
-#pragma GCC unroll 4
-    for (int v = 0; v < NV_S; v++)
-        mask[v] = (__mmask16)lane_mask(nr, v, 16);
-#pragma GCC unroll 16
-    for (int i = 0; i < MR_S; i++) {
-        if (i >= mr)
-            break;
-        float *ci = c + i * ldc;
-#pragma GCC unroll 4
-        for (int v = 0; v < NV_S; v++) {
-            __m512 r = _mm512_mul_ps(alpha, acc[i][v]);
-            if (beta_s != 0)
-                r = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(mask[v], ci + 16 * v), r);
-            _mm512_mask_storeu_ps(ci + 16 * v, mask[v], r);
-        }
-    }
-}
-
-static void kernel_f64(ptrdiff_t k, const void *alpha_, const void *a_, const void *b_,
-                       const void *beta_, void *c_, ptrdiff_t ldc, int mr, int nr)
-{
-    const double *a = a_, *b = b_;
-    double *c = c_;
-    __m512d acc[MR_D][NV_D];
-
-#pragma GCC unroll 16
-    for (int i = 0; i < MR_D; i++) {
-#pragma GCC unroll 4
-        for (int v = 0; v < NV_D; v++)
-            acc[i][v] = _mm512_setzero_pd();
-        if (i < mr)
-            _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
-    }
-    for (ptrdiff_t p = 0; p < k; p++) {
-        __m512d bv[NV_D];
-#pragma GCC unroll 4
-        for (int v = 0; v < NV_D; v++)
-            bv[v] = _mm512_load_pd(b + 8 * v);
-#pragma GCC unroll 16
-        for (int i = 0; i < MR_D; i++) {
-            __m512d ai = _mm512_set1_pd(a[i]);
-#pragma GCC unroll 4
-            for (int v = 0; v < NV_D; v++)
-                acc[i][v] = _mm512_fmadd_pd(ai, bv[v], acc[i][v]);
-        }
-        a += MR_D;
-        b += 8 * NV_D;
+/*
+ * A kernel of MR rows x NV vectors of V lanes of type T, named NAME. The
+ * loops over rows and vectors are fully unrolled, so the accumulators live
+ * in registers; MR*NV must leave registers for the NV vectors of B.
+ */
+#define DEFINE_KERNEL(NAME, T, MR, NV, V, VEC, MASK, SET1, SETZERO, LOAD, FMADD, MUL, \
+                      LOADZ, STORE_M)                                                \
+    static void NAME(ptrdiff_t k, const void *alpha_, const void *a_, const void *b_,  \
+                     const void *beta_, void *c_, ptrdiff_t ldc, int mr, int nr)      \
+    {                                                                                \
+        const T *a = a_, *b = b_;                                                    \
+        T *c = c_;                                                                   \
+        VEC acc[MR][NV];                                                             \
+        _Pragma("GCC unroll 32") for (int i = 0; i < MR; i++)                        \
+        {                                                                            \
+            _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[i][v] = SETZERO(); \
+            if (i < mr)                                                              \
+                _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);              \
+        }                                                                            \
+        for (ptrdiff_t p = 0; p < k; p++) {                                          \
+            VEC bv[NV];                                                              \
+            _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) bv[v] = LOAD(b + V * v); \
+            _Pragma("GCC unroll 32") for (int i = 0; i < MR; i++)                    \
+            {                                                                        \
+                VEC ai = SET1(a[i]);                                                 \
+                _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                 \
+                    acc[i][v] = FMADD(ai, bv[v], acc[i][v]);                         \
+            }                                                                        \
+            a += MR;                                                                 \
+            b += V * NV;                                                             \
+        }                                                                            \
+        const VEC alpha = SET1(*(const T *)alpha_);                                  \
+        const T beta_s = *(const T *)beta_;                                          \
+        const VEC beta = SET1(beta_s);                                               \
+        MASK mask[NV];                                                               \
+        _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                         \
+            mask[v] = (MASK)lane_mask(nr, v, V);                                     \
+        _Pragma("GCC unroll 32") for (int i = 0; i < MR; i++)                        \
+        {                                                                            \
+            if (i >= mr)                                                             \
+                break;                                                               \
+            T *ci = c + i * ldc;                                                     \
+            _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                     \
+            {                                                                        \
+                VEC r = MUL(alpha, acc[i][v]);                                       \
+                if (beta_s != 0)                                                     \
+                    r = FMADD(beta, LOADZ(mask[v], ci + V * v), r);                  \
+                STORE_M(ci + V * v, mask[v], r);                                     \
+            }                                                                        \
+        }                                                                            \
     }
 
-    const __m512d alpha = _mm512_set1_pd(*(const double *)alpha_);
-    const double beta_s = *(const double *)beta_;
-    const __m512d beta = _mm512_set1_pd(beta_s);
-    __mmask8 mask[NV_D];
-#pragma GCC unroll 4
-    for (int v = 0; v < NV_D; v++)
-        mask[v] = (__mmask8)lane_mask(nr, v, 8);
-#pragma GCC unroll 16
-    for (int i = 0; i < MR_D; i++) {
-        if (i >= mr)
-            break;
-        double *ci = c + i * ldc;
-#pragma GCC unroll 4
-        for (int v = 0; v < NV_D; v++) {
-            __m512d r = _mm512_mul_pd(alpha, acc[i][v]);
-            if (beta_s != 0)
-                r = _mm512_fmadd_pd(beta, _mm512_maskz_loadu_pd(mask[v], ci + 8 * v), r);
-            _mm512_mask_storeu_pd(ci + 8 * v, mask[v], r);
-        }
-    }
-}
+#define DEFINE_KERNEL_F32(NAME, MR, NV)                                              \
+    DEFINE_KERNEL(NAME, float, MR, NV, 16, __m512, __mmask16, _mm512_set1_ps,         \
+                  _mm512_setzero_ps, _mm512_load_ps, _mm512_fmadd_ps, _mm512_mul_ps,  \
+                  _mm512_maskz_loadu_ps, _mm512_mask_storeu_ps)
+#define DEFINE_KERNEL_F64(NAME, MR, NV)                                              \
+    DEFINE_KERNEL(NAME, double, MR, NV, 8, __m512d, __mmask8, _mm512_set1_pd,         \
+                  _mm512_setzero_pd, _mm512_load_pd, _mm512_fmadd_pd, _mm512_mul_pd,  \
+                  _mm512_maskz_loadu_pd, _mm512_mask_storeu_pd)
+
+/* The main tiles: 12 rows x 2 vectors, 24 accumulators of the 32 ZMM
+ * registers. */
+#define MR_S 12
+#define NV_S 2
+#define MR_D 12
+#define NV_D 2
+DEFINE_KERNEL_F32(kernel_f32, MR_S, NV_S)
+DEFINE_KERNEL_F64(kernel_f64, MR_D, NV_D)
+
+/* For narrow C (the output layer's 10 classes): one vector wide, so fewer
+ * padded lanes are computed, and 16 rows to keep 16 FMAs in flight. */
+#define MR_NARROW 16
+DEFINE_KERNEL_F32(kernel_narrow_f32, MR_NARROW, 1)
+DEFINE_KERNEL_F64(kernel_narrow_f64, MR_NARROW, 1)
 
 #ifndef FM_AVX512_KC
 #define FM_AVX512_KC 256
@@ -255,6 +218,10 @@ DEFINE_PACK(float, MR_S, pack_panel_f32, pack_mr_f32)
 DEFINE_PACK(float, 16 * NV_S, pack_panel_f32, pack_nr_f32)
 DEFINE_PACK(double, MR_D, pack_panel_f64, pack_mr_f64)
 DEFINE_PACK(double, 8 * NV_D, pack_panel_f64, pack_nr_f64)
+DEFINE_PACK(float, MR_NARROW, pack_panel_f32, pack_mr_narrow_f32)
+DEFINE_PACK(float, 16, pack_panel_f32, pack_nr_narrow_f32)
+DEFINE_PACK(double, MR_NARROW, pack_panel_f64, pack_mr_narrow_f64)
+DEFINE_PACK(double, 8, pack_panel_f64, pack_nr_narrow_f64)
 
 
 const fm_gemm_arch fm_gemm_arch_avx512 = {
@@ -264,4 +231,10 @@ const fm_gemm_arch fm_gemm_arch_avx512 = {
     .f64 = {.mr = MR_D, .nr = 8 * NV_D, .mc = FM_AVX512_MC / 2, .kc = FM_AVX512_KC,
             .nc = FM_AVX512_NC / 2, .kernel = kernel_f64,
             .pack_a = pack_mr_f64, .pack_b = pack_nr_f64},
+    .f32_narrow = {.mr = MR_NARROW, .nr = 16, .mc = FM_AVX512_MC, .kc = FM_AVX512_KC,
+                   .nc = 16, .kernel = kernel_narrow_f32,
+                   .pack_a = pack_mr_narrow_f32, .pack_b = pack_nr_narrow_f32},
+    .f64_narrow = {.mr = MR_NARROW, .nr = 8, .mc = FM_AVX512_MC / 2, .kc = FM_AVX512_KC,
+                   .nc = 8, .kernel = kernel_narrow_f64,
+                   .pack_a = pack_mr_narrow_f64, .pack_b = pack_nr_narrow_f64},
 };

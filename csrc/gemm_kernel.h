@@ -53,10 +53,12 @@ typedef struct {
     fm_gemm_pack pack_b; /* W = nr */
 } fm_gemm_blocking;
 
-/* One CPU family's kernels, float and double. */
+/* One CPU family's kernels, float and double. The narrow ones, if the arch
+ * has them (kernel != NULL), serve a C of at most their nr columns, where a
+ * wide tile would mostly compute padding. */
 typedef struct {
-    fm_gemm_blocking f32;
-    fm_gemm_blocking f64;
+    fm_gemm_blocking f32, f64;
+    fm_gemm_blocking f32_narrow, f64_narrow;
 } fm_gemm_arch;
 
 /* Defined in gemm_<arch>.c; gemm.c refers to an AVX one only when the build
