@@ -13,6 +13,15 @@
  * Weight decay is coupled L2: the kernels use g + weight_decay * w in place
  * of g, computed on the fly (g itself is not modified).
  *
+ * Denormals: once the optimizer state (Adam's v above all: g^2 underflows
+ * and v decays by beta2 every step) reaches the subnormal range, every
+ * operation on it takes a microcode assist, and a step gets ~25x slower
+ * (float Adam, 16384 elements: 0.42 -> 10.7 ns per element). The kernels
+ * therefore run with flush-to-zero and denormals-are-zero set in MXCSR
+ * (x86; restored on return, in every thread). Only values below FLT_MIN
+ * (DBL_MIN) are affected: such a state entry becomes 0, which changes a
+ * weight by less than 1e-30 of itself, far below float rounding.
+ *
  * Every element is updated independently, so results never depend on the
  * thread count. Each kernel is a range function over [i0, i1) with simple
  * loops that gcc -O3 vectorises; for_ranges gives each thread one
@@ -28,6 +37,10 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#if defined(__x86_64__) || defined(__i386__) || defined(_M_X64)
+#include <xmmintrin.h>
+#define FM_HAVE_MXCSR 1
+#endif
 
 /* Parallel from this many elements: where the serial loop takes ~4 us or
  * more (a parallel region costs ~0.8 us on 2 threads). Measured, float, one
@@ -41,6 +54,28 @@ static int max_threads(void)
     return omp_get_max_threads();
 #else
     return 1;
+#endif
+}
+
+/* Set flush-to-zero and denormals-are-zero for this thread; returns the
+ * old state for denormals_restore. MXCSR is per thread. */
+static unsigned denormals_off(void)
+{
+#ifdef FM_HAVE_MXCSR
+    unsigned old = _mm_getcsr();
+    _mm_setcsr(old | 0x8040u); /* FTZ is bit 15, DAZ bit 6 */
+    return old;
+#else
+    return 0;
+#endif
+}
+
+static void denormals_restore(unsigned old)
+{
+#ifdef FM_HAVE_MXCSR
+    _mm_setcsr(old);
+#else
+    (void)old;
 #endif
 }
 
@@ -81,19 +116,24 @@ typedef struct {
 
 typedef void (*FM_NAME(range_fn))(const FM_NAME(optim_args) *a, ptrdiff_t i0, ptrdiff_t i1);
 
-/* Apply f to [0, n), one contiguous share per thread when n >= par_min. */
+/* Apply f to [0, n), one contiguous share per thread when n >= par_min,
+ * with denormals flushed (see the top of the file). */
 static void FM_NAME(for_ranges)(FM_NAME(range_fn) f, const FM_NAME(optim_args) *a,
                                 ptrdiff_t n, ptrdiff_t par_min)
 {
     if (n < par_min || max_threads() < 2) {
+        unsigned csr = denormals_off();
         f(a, 0, n);
+        denormals_restore(csr);
         return;
     }
 #pragma omp parallel
     {
         ptrdiff_t i0, i1;
         thread_share(n, &i0, &i1);
+        unsigned csr = denormals_off();
         f(a, i0, i1);
+        denormals_restore(csr);
     }
 }
 
