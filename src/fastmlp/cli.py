@@ -219,8 +219,8 @@ def prepare(raw: tuple, task: str, dtype: str, prep: Optional[dict] = None) -> D
             prep["inputs"] = {"divide": 255.0}
         else:
             prep["inputs"] = preprocessing.StandardScaler().fit(x_tr).to_dict()
-    scale_x = _input_transform(prep["inputs"])
-    data = Data(None, None, scale_x(x_te).astype(dtype), y_te, task, prep=prep)
+    scale_x = _input_transform(prep["inputs"], dtype)
+    data = Data(None, None, scale_x(x_te), y_te, task, prep=prep)
     if task == "classification":
         if "num_classes" not in prep:
             prep["num_classes"] = _num_classes(y_tr)
@@ -229,18 +229,20 @@ def prepare(raw: tuple, task: str, dtype: str, prep: Optional[dict] = None) -> D
     elif "target" not in prep:
         prep["target"] = preprocessing.StandardScaler().fit(y_tr.reshape(-1, 1)).to_dict()
     if x_tr is not None:
-        data.x_train = scale_x(x_tr).astype(dtype)
+        data.x_train = scale_x(x_tr)
         data.y_train = _model_targets(data, y_tr).astype(dtype)
     return data
 
 
-def _input_transform(spec: dict):
+def _input_transform(spec: dict, dtype: str):
+    """The saved input scaling as a function returning ``dtype`` arrays."""
     from fastmlp import preprocessing
 
     if "divide" in spec:
-        return lambda x: np.asarray(x, dtype=np.float64) / spec["divide"]
+        # Straight to the model's dtype: no float64 copy of 60000 images.
+        return lambda x: np.asarray(x).astype(dtype) / np.asarray(spec["divide"], dtype=dtype)
     scaler = preprocessing.scaler_from_dict(spec)
-    return lambda x: scaler.transform(np.asarray(x, dtype=np.float64))
+    return lambda x: scaler.transform(np.asarray(x, dtype=np.float64)).astype(dtype)
 
 
 def _model_targets(data: Data, y: np.ndarray) -> np.ndarray:
