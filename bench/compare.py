@@ -11,7 +11,7 @@ MLPClassifier/MLPRegressor and a textbook NumPy MLP.
 
 Classification: Fashion-MNIST (60,000 training images, x in [0, 1] float32),
 784-256-128-10 ReLU/softmax, Adam(1e-3), sparse cross-entropy, batch
---batch-size. Each peer runs in its own process, limited to --threads
+--batch-size (one or several). Each peer runs in its own process, limited to --threads
 threads; it trains --warmup-epochs untimed epochs, then --epochs timed ones
 (s/epoch is the fastest of them, as GEMM times are best-of); then its test accuracy after all those epochs
 and the best of --predict-repeats predictions on the 10,000 test images.
@@ -59,7 +59,8 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
                    help="run bench/gemm_compare.py instead, passing it the other flags")
     p.add_argument("--peers", default=",".join(peers.PEERS),
                    help="comma-separated peers (default: all installed): " + ", ".join(peers.PEERS))
-    p.add_argument("--batch-size", type=int, default=128, help="classification batch (128)")
+    p.add_argument("--batch-size", default="128",
+                   help="classification batch size, or several: 32,128,512 (default 128)")
     p.add_argument("--epochs", type=int, default=1, help="timed epochs (1)")
     p.add_argument("--warmup-epochs", type=int, default=1, help="untimed epochs first (1)")
     p.add_argument("--threads", type=int, default=2, help="threads for every library (2)")
@@ -180,10 +181,10 @@ def prepare_data(directory: str) -> tuple[str, str]:
     return cls_dir, reg_dir
 
 
-def run_task(args, names: list[str], task: str, data_dir: str, train_rows: int) -> list[dict]:
+def run_task(args, names: list[str], task: str, data_dir: str, train_rows: int,
+             batch: int) -> list[dict]:
     """Every peer in ``names`` on one task, one process each, in order."""
     sizes = workload.CLASSIFIER_SIZES if task == "classify" else workload.REGRESSOR_SIZES
-    batch = args.batch_size if task == "classify" else args.regression_batch_size
     results = []
     for name in names:
         spec = {"peer": name, "task": task, "data_dir": data_dir, "train_rows": train_rows,
@@ -192,16 +193,68 @@ def run_task(args, names: list[str], task: str, data_dir: str, train_rows: int) 
                 "warmup_epochs": args.warmup_epochs,
                 "predict_batch_size": args.predict_batch_size,
                 "predict_repeats": args.predict_repeats}
-        print(f"  {task}: {name} ...", file=sys.stderr, flush=True)
+        print(f"  {task}, batch {batch}: {name} ...", file=sys.stderr, flush=True)
         results.append(run_child(spec, args.threads, args.timeout))
     return results
+
+
+def summary_table(by_batch: dict[int, list[dict]]) -> str:
+    """s/epoch of every peer at every batch size, with time / fastmlp's."""
+    names = list(dict.fromkeys(r["peer"] for res in by_batch.values() for r in res))
+    rows = []
+    for name in names:
+        row = [name]
+        for res in by_batch.values():
+            ref = next((epoch_seconds(r) for r in res if r["peer"] == "fastmlp"
+                        and "error" not in r), None)
+            r = next((r for r in res if r["peer"] == name), None)
+            if r is None or "error" in r:
+                row.append("-")
+            else:
+                row.append(f"{epoch_seconds(r):.3f} ({ratio(epoch_seconds(r), ref)})")
+        rows.append(row)
+    head = ["peer"] + [f"batch {b}: s/epoch (/ fastmlp)" for b in by_batch]
+    return fmt_table(head, rows)
+
+
+def report_classification(args, names: list[str], data_dir: str, gemm_rate: float, say) -> None:
+    rows = 10000 if args.quick else 0
+    by_batch = {}
+    for batch in args.batch_sizes:
+        res = by_batch[batch] = run_task(args, names, "classify", data_dir, rows, batch)
+        n = next((r["train_rows"] for r in res if "train_rows" in r), 0)
+        data_mb = next((r["data_bytes"] / MB for r in res if "data_bytes" in r), 0)
+        say(f"\n### Fashion-MNIST, 784-256-128-10, Adam, batch {batch}, {args.threads} threads "
+            f"({n} training images; {args.warmup_epochs} warm-up + {args.epochs} timed "
+            f"epoch(s); dataset in memory {data_mb:.0f} MB)\n")
+        say(training_table(res, gemm_rate))
+    if len(by_batch) > 1:
+        say("\n### Summary: seconds per epoch (time / fastmlp's)\n")
+        say(summary_table(by_batch))
+    res = by_batch[args.batch_sizes[0]]
+    say(f"\n### predict, {res[0].get('predict_rows', 10000)} test images, batch "
+        f"{args.predict_batch_size} (best of {args.predict_repeats})\n")
+    say(predict_table(res))
+    say("\n" + versions(res))
+
+
+def report_regression(args, names: list[str], data_dir: str, say) -> None:
+    rows = 4096 if args.quick else 0
+    res = run_task(args, names, "regress", data_dir, rows, args.regression_batch_size)
+    n = next((r["train_rows"] for r in res if "train_rows" in r), 0)
+    say(f"\n### Regression, Friedman #1 ({n} rows, 8 features), 8-64-64-1, Adam, batch "
+        f"{args.regression_batch_size}, {args.threads} threads\n")
+    say(regression_table(res))
 
 
 def report(args, names: list[str], out) -> None:
     """Run everything asked for, writing markdown to ``out`` as it goes."""
     import gemm_compare
 
-    say = lambda text="": (out(text), print(text, flush=True))  # noqa: E731
+    def say(text: str = "") -> None:
+        out(text)
+        print(text, flush=True)
+
     say(f"Machine: {machine.describe()}")
     for warning in (machine.load_warning(), machine.openblas_env_warning()):
         if warning:
@@ -214,25 +267,11 @@ def report(args, names: list[str], out) -> None:
     with tempfile.TemporaryDirectory(prefix="fastmlp-bench-") as tmp:
         cls_dir, reg_dir = prepare_data(tmp)
         if not args.no_classification:
-            rows = 10000 if args.quick else 0
-            res = run_task(args, names, "classify", cls_dir, rows)
-            n = next((r["train_rows"] for r in res if "train_rows" in r), 0)
-            data_mb = next((r["data_bytes"] / MB for r in res if "data_bytes" in r), 0)
-            say(f"\n### Fashion-MNIST, 784-256-128-10, Adam, batch {args.batch_size}, "
-                f"{args.threads} threads ({n} training images; {args.warmup_epochs} warm-up + "
-                f"{args.epochs} timed epoch(s); dataset in memory {data_mb:.0f} MB)\n")
-            say(training_table(res, best))
-            say(f"\n### predict, {res[0].get('predict_rows', 10000)} test images, batch "
-                f"{args.predict_batch_size} (best of {args.predict_repeats})\n")
-            say(predict_table(res))
-            say("\n" + versions(res))
+            report_classification(args, names, cls_dir, best, say)
         if not args.no_regression:
-            rows = 4096 if args.quick else 0
-            res = run_task(args, names, "regress", reg_dir, rows)
-            n = next((r["train_rows"] for r in res if "train_rows" in r), 0)
-            say(f"\n### Regression, Friedman #1 ({n} rows, 8 features), 8-64-64-1, Adam, batch "
-                f"{args.regression_batch_size}, {args.threads} threads\n")
-            say(regression_table(res))
+            report_regression(args, names, reg_dir, say)
+    if machine.load_warning():
+        say("\n" + machine.load_warning() + " (at the end of the run)")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -243,6 +282,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         argv.remove("--gemm")
         return gemm_compare.main(argv)
     args = parse_args(argv)
+    try:
+        args.batch_sizes = [int(b) for b in args.batch_size.split(",")]
+    except ValueError:
+        print(f"compare.py: --batch-size takes integers, got {args.batch_size!r}", file=sys.stderr)
+        return 2
     names = [n.strip() for n in args.peers.split(",") if n.strip()]
     unknown = [n for n in names if n not in peers.PEERS]
     if unknown:

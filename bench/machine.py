@@ -67,7 +67,7 @@ def load_warning() -> Optional[str]:
     load = os.getloadavg()[0]
     if load > 0.5 * cores():
         return (f"WARNING: the 1-minute load average is {load:.1f} on {cores()} cores; "
-                "other processes compete for the CPU and the timings below are not reliable")
+                "other processes compete for the CPU, so timings are not reliable")
     return None
 
 
