@@ -3,8 +3,8 @@
  *
  * Every kernel is written once, for an element type FM_T, in the second half
  * of this file; the first half includes this file again once per type.
- * Float kernels use the vectorisable exp of elementwise.h, double ones libm
- * (<tgmath.h> makes log1p pick log1pf for float).
+ * Float kernels use the inline exp and log1p of elementwise.h (much faster
+ * than libm's), double ones libm.
  *
  * Determinism: the items (rows, or elements) are cut into chunks whose size
  * depends only on the shape. Each chunk sums its items' losses in double,
@@ -67,18 +67,22 @@ static double sum_in_order(const double *part, ptrdiff_t n)
 #define FM_T float
 #define FM_NAME(f) f##_f32
 #define FM_EXP_NONPOS fm_exp_nonpos_f32
+#define FM_LOG1P_UNIT fm_log1p_unit_f32
 #include "loss.c"
 #undef FM_T
 #undef FM_NAME
 #undef FM_EXP_NONPOS
+#undef FM_LOG1P_UNIT
 
 #define FM_T double
 #define FM_NAME(f) f##_f64
 #define FM_EXP_NONPOS exp
+#define FM_LOG1P_UNIT log1p
 #include "loss.c"
 #undef FM_T
 #undef FM_NAME
 #undef FM_EXP_NONPOS
+#undef FM_LOG1P_UNIT
 
 #else /* ---- the kernels, for one element type FM_T ---------------------- */
 
@@ -196,7 +200,7 @@ static double FM_NAME(bce_elems)(const FM_NAME(loss_args) *a, ptrdiff_t i0, ptrd
     for (ptrdiff_t i = i0; i < i1; i++) {
         FM_T e = FM_EXP_NONPOS(-fabs(z[i]));
         double pos = z[i] > 0 ? z[i] : 0;
-        total += pos - (double)z[i] * t[i] + (double)log1p(e);
+        total += pos - (double)z[i] * t[i] + (double)FM_LOG1P_UNIT(e);
         if (a->grad) { /* sigmoid: 1/(1 + e) for z >= 0, e/(1 + e) below */
             FM_T sig = (z[i] >= 0 ? (FM_T)1 : e) / ((FM_T)1 + e);
             a->grad[i] = (sig - t[i]) * a->grad_scale;
