@@ -366,3 +366,14 @@ def test_rng_state_is_checked_before_it_is_set():
     with pytest.raises(ValueError, match="shuffle"):
         model.set_rng_state(bad)
     assert model.get_rng_state() == state
+
+
+@pytest.mark.parametrize("input_shape", [(None, 4), (32, 4), (4,), 4])
+def test_build_takes_keras_input_shapes(input_shape):
+    model = fm.Sequential([fm.Dense(2)], backend="numpy")
+    model.build(input_shape)
+    assert model.input_shape == (None, 4)
+    images = fm.Sequential([fm.Flatten(), fm.Dense(2)], backend="numpy")
+    images.build((None, 3, 5))
+    assert images.input_shape == (None, 3, 5) and images.count_params() == 15 * 2 + 2
+    images.build()  # already built: nothing to do

@@ -156,9 +156,12 @@ class Sequential:
 
     def build(self, input_shape: object = None) -> None:
         """Allocate the flat parameter and gradient buffers for inputs of
-        ``input_shape`` ((None, features) or (features,)) and draw the
-        starting weights. Called by fit when needed."""
-        sample = _sample_shape(input_shape if input_shape is not None else self._input_shape)
+        ``input_shape`` (Keras's (batch, features...), e.g. (None, 784); a
+        bare (784,) also works) and draw the starting weights. Called by fit
+        when needed."""
+        if input_shape is None and self._input_shape is not None:
+            input_shape = (None, *self._input_shape)
+        sample = _sample_shape(input_shape)
         if self.built:
             if sample != self._input_shape:
                 raise ValueError(
@@ -818,7 +821,8 @@ def _check_dtype(dtype: object) -> np.dtype:
 
 
 def _sample_shape(input_shape: object) -> tuple[int, ...]:
-    """(features,) or another sample shape from (None, ...) or (...)."""
+    """The shape of one sample from Keras's (batch, ...) input shape; a bare
+    (features,) or an int is accepted too."""
     if input_shape is None:
         raise ValueError("build: input_shape is required, e.g. (None, 784)")
     if isinstance(input_shape, (int, np.integer)):
@@ -827,7 +831,7 @@ def _sample_shape(input_shape: object) -> tuple[int, ...]:
         dims = tuple(input_shape)  # type: ignore[arg-type]
     except TypeError:
         raise ValueError(f"build: input_shape must be (None, features), got {input_shape!r}") from None
-    if len(dims) >= 2 and dims[0] is None:
+    if len(dims) >= 2:  # Keras: the first entry is the batch size (usually None)
         dims = dims[1:]
     if not dims or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1
                        for d in dims):
