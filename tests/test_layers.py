@@ -239,3 +239,13 @@ def test_leaky_relu_layer_gradient(backend):
     model.compile(optimizer="sgd", loss="mse")
     errors = fm.gradcheck(model, x, y)
     assert max(errors.values()) < 1e-6
+
+
+def test_input_spellings_from_keras():
+    assert fm.Input((5,)).shape == (5,)
+    assert fm.Input(shape=[5]).shape == (5,)
+    assert fm.Input(batch_shape=(None, 5)).shape == (5,)
+    assert layers.InputLayer(input_shape=(5,)).shape == (5,)
+    assert fm.Input(5).shape == (5,)
+    with pytest.raises(ValueError, match="exactly one"):
+        fm.Input()

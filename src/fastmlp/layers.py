@@ -51,9 +51,24 @@ def _shape_tuple(shape: object, what: str) -> tuple[int, ...]:
 
 
 class Input:
-    """The model's input: ``Input(shape=(features,))``, as ``keras.Input``."""
+    """The model's input: ``Input(shape=(features,))``, as ``keras.Input``.
 
-    def __init__(self, shape: Sequence[int], name: Optional[str] = None) -> None:
+    Also accepts Keras's other spellings, ``batch_shape=(None, features)``
+    and the older ``InputLayer(input_shape=(features,))``; ``batch_size`` is
+    accepted and ignored (fit's batch_size decides).
+    """
+
+    def __init__(self, shape: Optional[Sequence[int]] = None, batch_size: Optional[int] = None,
+                 name: Optional[str] = None, *, batch_shape: Optional[Sequence[object]] = None,
+                 input_shape: Optional[Sequence[int]] = None) -> None:
+        given = [v for v in (shape, batch_shape, input_shape) if v is not None]
+        if len(given) != 1:
+            raise ValueError("Input needs exactly one of shape=(features,), batch_shape or "
+                             f"input_shape; got {len(given)}")
+        if batch_shape is not None:
+            shape = tuple(batch_shape)[1:]
+        elif input_shape is not None:
+            shape = input_shape
         self.shape = _shape_tuple(shape, "Input shape")
         self.name = name or unique_name("input_layer")
 
