@@ -54,6 +54,8 @@ def test_activation_names_follow_keras():
     assert activations.serialize("identity") == "linear"
     with pytest.raises(ValueError, match="unknown activation 'selu'"):
         activations.get("selu")
+    assert activations.get(activations.relu) == "relu"
+    assert fm.Dense(2, activation=activations.linear).activation == "identity"
     with pytest.raises(TypeError):
         activations.get(np.tanh)
     np.testing.assert_allclose(activations.leaky_relu([-1.0, 2.0]), [-0.2, 2.0])

@@ -40,7 +40,8 @@ def get(identifier: object) -> str:
     """Return the canonical op name for ``identifier``.
 
     ``None``, ``"linear"`` and ``"identity"`` give ``"identity"``; names are
-    case-insensitive. Anything else raises ValueError listing the names.
+    case-insensitive; the functions of this module (``fm.activations.relu``)
+    stand for their names. Anything else raises ValueError listing the names.
     """
     if identifier is None:
         return "identity"
@@ -49,6 +50,8 @@ def get(identifier: object) -> str:
         if name is not None:
             return name
         raise ValueError(f"unknown activation {identifier!r}; expected one of {NAMES} or None")
+    if callable(identifier) and getattr(identifier, "__module__", None) == __name__:
+        return get(identifier.__name__)  # fm.activations.relu, as keras.activations.relu
     raise TypeError(
         f"activation must be a name such as 'relu' or None, got {type(identifier).__name__}"
     )
