@@ -136,6 +136,23 @@ def training_table(results: list[dict], gemm_rate: float) -> str:
     return fmt_table(head, rows)
 
 
+def memory_line(results: list[dict]) -> Optional[str]:
+    """fastmlp's peak memory against issue 5's target: no more than the
+    dataset plus 64 MB plus the parameters, gradients and Adam's two slots."""
+    r = next((r for r in results if r["peer"] == "fastmlp" and "error" not in r), None)
+    if r is None:
+        return None
+    state = 4 * workload.n_params(workload.CLASSIFIER_SIZES) * 4  # params, grads, m, v (float32)
+    over = r["peak_rss"] - r["data_bytes"]
+    budget = 64 * MB + state
+    training = r["training_peak"] - r["rss_before_training"] if r["training_peak"] else None
+    return (f"fastmlp memory: peak RSS {r['peak_rss'] / MB:.0f} MB = dataset "
+            f"{r['data_bytes'] / MB:.0f} MB + {over / MB:.0f} MB (interpreter, numpy, fastmlp "
+            f"and training; training alone +{(training or 0) / MB:.0f} MB); issue 5's budget is "
+            f"dataset + {budget / MB:.1f} MB (64 MB + {state / MB:.1f} MB of parameters, "
+            f"gradients and Adam state): {'within' if over <= budget else 'OVER'} budget.")
+
+
 def predict_table(results: list[dict]) -> str:
     ok = [r for r in results if "error" not in r]
     ref = next((r["predict_seconds"] for r in ok if r["peer"] == "fastmlp"), None)
@@ -228,6 +245,9 @@ def report_classification(args, names: list[str], data_dir: str, gemm_rate: floa
             f"({n} training images; {args.warmup_epochs} warm-up + {args.epochs} timed "
             f"epoch(s); dataset in memory {data_mb:.0f} MB)\n")
         say(training_table(res, gemm_rate))
+        line = memory_line(res)
+        if line:
+            say("\n" + line)
     if len(by_batch) > 1:
         say("\n### Summary: seconds per epoch (time / fastmlp's)\n")
         say(summary_table(by_batch))
