@@ -115,3 +115,24 @@ def test_regression_metrics_in_history_match_evaluate(backend):
     assert history.history["mae"][0] == pytest.approx(np.mean(np.abs(prediction - y)), rel=1e-9)
     assert history.history["mse"][0] == pytest.approx(np.mean((prediction - y) ** 2), rel=1e-9)
     assert history.history["loss"][0] == pytest.approx(history.history["mse"][0], rel=1e-9)
+
+
+def test_loss_functions_give_per_sample_losses_and_compile():
+    t = np.array([[0.0, 1.0], [1.0, 0.0]])
+    p = np.array([[0.2, 0.8], [0.6, 0.4]])
+    np.testing.assert_allclose(losses.mse(t, p), np.mean((t - p) ** 2, axis=1))
+    np.testing.assert_allclose(losses.mean_absolute_error(t, p), np.mean(np.abs(t - p), axis=1))
+    np.testing.assert_allclose(losses.categorical_crossentropy(t, p), -np.log([0.8, 0.6]))
+    np.testing.assert_allclose(losses.sparse_categorical_crossentropy([1, 0], p), -np.log([0.8, 0.6]))
+    z = np.array([[2.0, -1.0]])
+    np.testing.assert_allclose(losses.binary_crossentropy([[1.0, 0.0]], z, from_logits=True),
+                               losses.binary_crossentropy([[1.0, 0.0]], 1 / (1 + np.exp(-z))),
+                               rtol=1e-6)
+    for function, cls in [(losses.mse, losses.MeanSquaredError),
+                          (losses.categorical_crossentropy, losses.CategoricalCrossentropy)]:
+        model = fm.Sequential([fm.Input((2,)), fm.Dense(2, activation="softmax")], backend="numpy")
+        model.compile(optimizer="sgd", loss=function)
+        assert type(model.loss) is cls
+        # the mean of the per-sample losses is what the model reports
+        assert model.evaluate(t, t) == pytest.approx(float(np.mean(function(t, model.predict(t)))),
+                                                     rel=1e-5)

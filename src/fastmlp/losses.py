@@ -204,6 +204,63 @@ def _binary_on_probabilities(y: np.ndarray, t: np.ndarray, grad: np.ndarray) -> 
     return loss
 
 
+# ---- Keras's loss functions: per-sample losses of NumPy arrays ----------------
+# ``compile(loss=fm.losses.mean_squared_error)`` uses the matching class; the
+# functions themselves return one loss per sample, as Keras's do.
+
+def _pair(y_true: object, y_pred: object) -> tuple[np.ndarray, np.ndarray]:
+    p = np.asarray(y_pred, dtype=np.float64)
+    return np.asarray(y_true, dtype=np.float64).reshape(p.shape), p
+
+
+def mean_squared_error(y_true: object, y_pred: object) -> np.ndarray:
+    """mean((y_true - y_pred)**2) over the last axis."""
+    t, p = _pair(y_true, y_pred)
+    return np.mean((t - p) ** 2, axis=-1)
+
+
+def mean_absolute_error(y_true: object, y_pred: object) -> np.ndarray:
+    """mean(|y_true - y_pred|) over the last axis."""
+    t, p = _pair(y_true, y_pred)
+    return np.mean(np.abs(t - p), axis=-1)
+
+
+def binary_crossentropy(y_true: object, y_pred: object, from_logits: bool = False) -> np.ndarray:
+    """Binary cross-entropy averaged over the last axis."""
+    t, p = _pair(y_true, y_pred)
+    if from_logits:
+        return np.mean(np.maximum(p, 0) - p * t + np.log1p(np.exp(-np.abs(p))), axis=-1)
+    q = np.clip(p, EPSILON, 1.0 - EPSILON)
+    return -np.mean(t * np.log(q) + (1.0 - t) * np.log(1.0 - q), axis=-1)
+
+
+def categorical_crossentropy(y_true: object, y_pred: object, from_logits: bool = False) -> np.ndarray:
+    """-sum_j t_j log p_j per sample (probabilities normalised and clipped)."""
+    t, p = _pair(y_true, y_pred)
+    if from_logits:
+        shifted = p - p.max(axis=-1, keepdims=True)
+        log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    else:
+        log_p = np.log(np.clip(p / p.sum(axis=-1, keepdims=True), EPSILON, 1.0 - EPSILON))
+    return -np.sum(t * log_p, axis=-1)
+
+
+def sparse_categorical_crossentropy(y_true: object, y_pred: object,
+                                    from_logits: bool = False) -> np.ndarray:
+    """Categorical cross-entropy against integer labels."""
+    p = np.asarray(y_pred, dtype=np.float64)
+    labels = np.asarray(y_true).reshape(-1).astype(np.int64)
+    return categorical_crossentropy(np.eye(p.shape[-1])[labels], p, from_logits)
+
+
+mse, mae = mean_squared_error, mean_absolute_error
+
+_FUNCTIONS = {
+    mean_squared_error: MeanSquaredError, mean_absolute_error: MeanAbsoluteError,
+    binary_crossentropy: BinaryCrossentropy, categorical_crossentropy: CategoricalCrossentropy,
+    sparse_categorical_crossentropy: SparseCategoricalCrossentropy,
+}
+
 _ALIASES = {
     "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
     "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
@@ -219,7 +276,8 @@ NAMES = ("mse", "mae", "sse", "binary_crossentropy", "categorical_crossentropy",
 
 def get(identifier: object) -> Loss:
     """Return a Loss from a name ("mse", "categorical_crossentropy", ...; also
-    the long names and class names), an instance, or a config dict."""
+    the long names and class names), an instance, a config dict, or one of
+    this module's loss functions (``fm.losses.mean_squared_error``)."""
     if isinstance(identifier, Loss):
         return identifier
     if isinstance(identifier, str):
@@ -232,6 +290,8 @@ def get(identifier: object) -> Loss:
         if cls is None:
             raise ValueError(f"unknown loss config {identifier!r}")
         return cls.from_config(dict(identifier.get("config") or {}))
+    if callable(identifier) and identifier in _FUNCTIONS:
+        return _FUNCTIONS[identifier]()
     raise TypeError(
         f"loss must be a name such as 'mse', a fastmlp.losses.Loss or a config dict; "
         f"got {type(identifier).__name__} (custom loss functions are not supported)"
