@@ -1,4 +1,5 @@
-"""Keras 3 on TensorFlow (CPU), with its defaults (including jit_compile)."""
+"""Keras 3 on TensorFlow (CPU), with its defaults: jit_compile="auto", which on a
+CPU-only machine means a compiled tf.function graph without XLA."""
 
 from __future__ import annotations
 
