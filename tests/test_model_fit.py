@@ -377,3 +377,27 @@ def test_build_takes_keras_input_shapes(input_shape):
     images.build((None, 3, 5))
     assert images.input_shape == (None, 3, 5) and images.count_params() == 15 * 2 + 2
     images.build()  # already built: nothing to do
+
+
+def test_the_issue_example_runs_as_written(capsys):
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, 300)
+    x_train = (rng.random((300, 784)) + labels[:, None] / 10).astype(np.float32)
+    y_train = fm.utils.to_categorical(labels, 10)
+    x_test, y_test = x_train[:50], y_train[:50]
+
+    model = fm.Sequential([fm.Input(shape=(784,)),
+                           fm.Dense(256, activation="relu"),
+                           fm.Dense(10, activation="softmax")])
+    model.compile(optimizer=fm.optimizers.Adam(learning_rate=1e-3),
+                  loss="categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x_train, y_train, epochs=5, batch_size=128, validation_split=0.2)
+    loss, acc = model.evaluate(x_test, y_test)
+    probs = model.predict(x_test)
+    model.summary()
+
+    out = capsys.readouterr().out
+    assert "Epoch 5/5" in out and "val_accuracy" in out and "Total params: 203,530" in out
+    assert len(history.history["val_loss"]) == 5
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert probs.shape == (50, 10) and 0.0 <= acc <= 1.0 and loss > 0
