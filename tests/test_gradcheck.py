@@ -195,3 +195,28 @@ def test_gradcheck_takes_image_shaped_input_through_flatten():
     errors = fm.gradcheck(model, rng.normal(size=(5, 2, 3)), np.array([0, 1, 1, 0, 1]))
     assert sorted(errors) == ["h/bias", "h/kernel", "out/bias", "out/kernel"]
     assert max(errors.values()) < 1e-5
+
+
+def test_gradcheck_can_sample_elements_of_large_arrays():
+    model, x, y = two_hidden_layer_model("tanh", "mse", well_conditioned("tanh", "mse"))
+    full = fm.gradcheck(model, x, y)
+    sampled = fm.gradcheck(model, x, y, max_per_array=2, seed=1)
+    assert sorted(sampled) == sorted(full)
+    assert all(sampled[k] <= full[k] for k in full)  # a subset of the same elements
+    assert fm.gradcheck(model, x, y, max_per_array=100) == full  # more than there are: all
+    with pytest.raises(ValueError, match="max_per_array"):
+        fm.gradcheck(model, x, y, max_per_array=0)
+
+
+def test_sampled_gradcheck_still_catches_a_wrong_derivative(monkeypatch):
+    from fastmlp.backends import numpy as ops
+
+    model, x, y = two_hidden_layer_model("sigmoid", "mse", well_conditioned("sigmoid", "mse"))
+    right = ops.activation_backward
+
+    def halved(name, grad, y_out, out=None, **kwargs):
+        result = right(name, grad, y_out, out=out, **kwargs)
+        return np.multiply(result, 0.5, out=result) if name == "sigmoid" else result
+
+    monkeypatch.setattr(ops, "activation_backward", halved)
+    assert fm.gradcheck(model, x, y, max_per_array=3)["h1/kernel"] > 0.1

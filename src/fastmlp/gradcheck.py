@@ -10,7 +10,7 @@ derivative, and reports the worst relative error of each parameter array.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -49,16 +49,22 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray,
         raise ValueError(f"numerical_gradient: h must be a positive number, got {h}")
     grad = np.zeros_like(x)
     for idx in np.ndindex(x.shape):
-        saved = x[idx]
-        try:
-            x[idx] = saved + h
-            plus = _scalar(f(x))
-            x[idx] = saved - h
-            minus = _scalar(f(x))
-        finally:
-            x[idx] = saved
-        grad[idx] = (plus - minus) / (2 * h)
+        grad[idx] = _central_difference(f, x, idx, h)
     return grad
+
+
+def _central_difference(f: Callable[[np.ndarray], float], x: np.ndarray, idx: tuple,
+                        h: float) -> float:
+    """(f(x + h e_idx) - f(x - h e_idx)) / 2h, restoring x[idx] whatever happens."""
+    saved = x[idx]
+    try:
+        x[idx] = saved + h
+        plus = _scalar(f(x))
+        x[idx] = saved - h
+        minus = _scalar(f(x))
+    finally:
+        x[idx] = saved
+    return (plus - minus) / (2 * h)
 
 
 def _scalar(value: object) -> float:
@@ -79,7 +85,8 @@ def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
     return float(np.max(np.abs(a - n) / np.maximum(np.abs(a) + np.abs(n), TINY)))
 
 
-def gradcheck(model: Any, x: Any, y: Any, eps: float = 1e-6) -> dict[str, float]:
+def gradcheck(model: Any, x: Any, y: Any, eps: float = 1e-6, *,
+              max_per_array: Optional[int] = None, seed: int = 0) -> dict[str, float]:
     """Compare the model's backpropagated gradients with central differences.
 
     The model must be built and compiled. It is copied (same layers, same
@@ -87,7 +94,9 @@ def gradcheck(model: Any, x: Any, y: Any, eps: float = 1e-6) -> dict[str, float]
     the original is not touched. For every parameter the copy's loss on
     ``(x, y)`` (with regularization, dropout off) is evaluated at ``w + eps``
     and ``w - eps``, and the resulting slope is compared with
-    ``compute_gradients``.
+    ``compute_gradients``. That is two passes over ``x`` per parameter: give
+    a few samples, and for a large model ``max_per_array=k`` to check ``k``
+    elements of each array, drawn at random (``seed``), instead of all.
 
     Returns ``{"<layer name>/kernel": err, "<layer name>/bias": err, ...}``,
     ``err`` being the largest relative error over the array's elements::
@@ -114,15 +123,26 @@ def gradcheck(model: Any, x: Any, y: Any, eps: float = 1e-6) -> dict[str, float]
     eps = float(eps)
     if not np.isfinite(eps) or eps <= 0:
         raise ValueError(f"gradcheck: eps must be a positive number, got {eps}")
+    if max_per_array is not None and (isinstance(max_per_array, bool)
+                                      or not isinstance(max_per_array, (int, np.integer))
+                                      or max_per_array < 1):
+        raise ValueError(f"gradcheck: max_per_array must be None or an integer >= 1, "
+                         f"got {max_per_array!r}")
     copy = _float64_copy(model)
     x64, y64 = _float64_data(x, y)
     copy.compute_gradients(x64, y64)
     # Copy every backprop gradient before any nudging refills the buffers.
     analytic = {name: grad.copy() for name, _, grad in _parameter_arrays(copy)}
+    rng = np.random.default_rng(seed)
     errors: dict[str, float] = {}
     for name, param, _ in _parameter_arrays(copy):
-        numeric = numerical_gradient(lambda _: copy.compute_gradients(x64, y64), param, h=eps)
-        errors[name] = relative_error(analytic[name], numeric)
+        flat = np.arange(param.size)
+        if max_per_array is not None and max_per_array < param.size:
+            flat = np.sort(rng.choice(param.size, size=max_per_array, replace=False))
+        indices = [np.unravel_index(i, param.shape) for i in flat]
+        numeric = np.array([_central_difference(lambda _: copy.compute_gradients(x64, y64),
+                                                param, idx, eps) for idx in indices])
+        errors[name] = relative_error(np.array([analytic[name][idx] for idx in indices]), numeric)
     return errors
 
 
