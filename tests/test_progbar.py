@@ -152,3 +152,11 @@ def test_live_summary_line_also_narrows_its_bar(monkeypatch):
     summary = out.getvalue().split("\r")[-1]
     assert summary.startswith("10/10 [==========") and summary.endswith("val_loss: 0.7000\n")
     assert len(summary) <= 70
+
+
+def test_add_counts_on_from_the_current_step():
+    out, clock = io.StringIO(), Clock()
+    bar = Progbar(4, stream=out, clock=clock)
+    bar.add(1, [("loss", 1.0)])
+    bar.add(3, [("loss", 0.5)])
+    assert bar.current == 4 and out.getvalue().startswith("4/4 - ") and "loss: 0.5000" in out.getvalue()

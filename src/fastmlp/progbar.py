@@ -93,6 +93,10 @@ class Progbar:
         self._last_draw = now
         self._draw(self._live_line(now), end="")
 
+    def add(self, steps: int, values: Values = None, *, samples: int | None = None) -> None:
+        """``update(current + steps, values)``, for loops that count steps."""
+        self.update(self.current + int(steps), values, samples=samples)
+
     # -- rendering -----------------------------------------------------------
 
     def _finish(self) -> None:
