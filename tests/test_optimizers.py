@@ -425,3 +425,14 @@ def test_every_optimizer_by_name_with_keras_defaults_lowers_a_models_loss(name):
     before = model.evaluate(x, labels)
     model.fit(x, labels, epochs=5, batch_size=16, verbose=0)
     assert model.evaluate(x, labels) < before - 1e-3
+
+
+def test_momentum_switched_on_after_the_first_steps_starts_from_rest():
+    opt = SGD(0.1)
+    w = W0.copy()
+    opt.apply(NUMPY_OPS, w, grad_of(w))
+    opt.momentum = 0.5
+    before = w.copy()
+    opt.apply(NUMPY_OPS, w, grad_of(before))
+    np.testing.assert_allclose(w, before - 0.1 * grad_of(before), rtol=1e-15)
+    assert sorted(opt.variables()) == ["iterations", "velocity"]

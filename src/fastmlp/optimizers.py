@@ -99,7 +99,7 @@ class Optimizer:
     # -- state -------------------------------------------------------------
 
     def _slot_init(self) -> dict[str, float]:
-        """Slot name -> initial value of every element. None by default."""
+        """Slot name -> initial value of every element (no slots by default)."""
         return {}
 
     def build(self, size: int, dtype: object) -> None:
@@ -240,6 +240,8 @@ class SGD(Optimizer):
 
     def _update(self, ops: Any, params: np.ndarray, grads: np.ndarray) -> None:
         if self.momentum > 0:
+            if "velocity" not in self._slots:  # momentum was switched on after build
+                self._slots["velocity"] = np.zeros_like(params)
             ops.momentum_update(params, grads, self._slots["velocity"],
                                 learning_rate=self.learning_rate, momentum=self.momentum,
                                 nesterov=self.nesterov, weight_decay=self._decay())
