@@ -22,6 +22,9 @@ static unsigned lane_mask(int nr, int v, int lanes)
     return n >= lanes ? (1u << lanes) - 1 : (1u << n) - 1;
 }
 
+#ifndef FM_B_AHEAD
+#define FM_B_AHEAD 8
+#endif
 /*
  * A kernel of MR rows x NV vectors of V lanes of type T, named NAME. The
  * loops over rows and vectors are fully unrolled, so the accumulators live
@@ -39,11 +42,16 @@ static unsigned lane_mask(int nr, int v, int lanes)
         {                                                                            \
             _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[i][v] = SETZERO(); \
             if (i < mr)                                                              \
-                _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);              \
+                _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                 \
+                    _mm_prefetch((const char *)(c + i * ldc + V * v), _MM_HINT_T0);  \
         }                                                                            \
         for (ptrdiff_t p = 0; p < k; p++) {                                          \
             VEC bv[NV];                                                              \
-            _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) bv[v] = LOAD(b + V * v); \
+            _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                     \
+            {                                                                        \
+                bv[v] = LOAD(b + V * v);                                             \
+                _mm_prefetch((const char *)(b + FM_B_AHEAD * V * NV + V * v), _MM_HINT_T0); \
+            }                                                                        \
             _Pragma("GCC unroll 32") for (int i = 0; i < MR; i++)                    \
             {                                                                        \
                 VEC ai = SET1(a[i]);                                                 \
@@ -166,62 +174,70 @@ static inline __attribute__((always_inline)) void transpose8_pd(__m512d r[8])
 }
 
 /*
- * One panel of W lanes (w of them valid) into dst, for vectors of V lanes.
- * Steps-contiguous sources are read V steps x V lanes at a time and
- * transposed; lanes past w are zero.
+ * An fm_gemm_pack for panels of W lanes, vectors of V lanes. A lanes-
+ * contiguous source is copied one step (one source row) at a time across
+ * all panels, so each row is read once, in order: going down a column strip
+ * instead would touch a new page at every step and, with power-of-two row
+ * lengths, keep hitting the same few L1 sets. A steps-contiguous source is
+ * read V lanes x V steps at a time and transposed.
  */
-#define DEFINE_PACK_PANEL(T, V, VEC, MASK, LOADZ, STORE_M, ZERO, TRANSPOSE, NAME)   \
-    static void NAME(int lanes_contig, const T *s, ptrdiff_t ld, int w, int W,     \
-                     ptrdiff_t kc, T *dst)                                           \
-    {                                                                                \
-        for (int g = 0; g < W; g += V) {                                             \
-            MASK valid = (MASK)lane_mask(w, g / V, V);                               \
-            MASK panel = (MASK)lane_mask(W, g / V, V);                               \
-            ptrdiff_t p = 0;                                                         \
-            if (lanes_contig) {                                                      \
-                for (; p < kc; p++)                                                  \
-                    STORE_M(dst + p * W + g, panel, LOADZ(valid, s + p * ld + g));    \
-                continue;                                                            \
-            }                                                                        \
-            int rows = w - g < V ? w - g : V;                                        \
-            for (; p + V <= kc; p += V) {                                            \
-                VEC r[V];                                                            \
-                for (int i = 0; i < V; i++)                                          \
-                    r[i] = i < rows ? LOADZ((MASK)~0u, s + (g + i) * ld + p) : ZERO(); \
-                TRANSPOSE(r);                                                        \
-                for (int q = 0; q < V; q++)                                          \
-                    STORE_M(dst + (p + q) * W + g, panel, r[q]);                     \
-            }                                                                        \
-            for (; p < kc; p++)                                                      \
-                for (int i = 0; i < V && g + i < W; i++)                             \
-                    dst[p * W + g + i] = i < rows ? s[(g + i) * ld + p] : (T)0;      \
-        }                                                                            \
+#define DEFINE_PACK(NAME, T, W, V, VEC, MASK, LOADZ, STORE_M, ZERO, TRANSPOSE)          \
+    static void NAME(int lanes_contig, const void *src_, ptrdiff_t ld, ptrdiff_t len,  \
+                     ptrdiff_t kc, void *dst_)                                         \
+    {                                                                                 \
+        const T *src = src_;                                                          \
+        T *dst = dst_;                                                                \
+        if (lanes_contig) {                                                           \
+            for (ptrdiff_t p = 0; p < kc; p++)                                        \
+                for (ptrdiff_t l0 = 0; l0 < len; l0 += (W)) {                         \
+                    int w = (int)(len - l0 < (W) ? len - l0 : (W));                   \
+                    T *d = dst + l0 * kc + p * (W);                                   \
+                    for (int g = 0; g < (W); g += V) {                                \
+                        MASK valid = (MASK)lane_mask(w, g / V, V);                    \
+                        MASK panel = (MASK)lane_mask((W), g / V, V);                  \
+                        STORE_M(d + g, panel, LOADZ(valid, src + p * ld + l0 + g));   \
+                    }                                                                 \
+                }                                                                     \
+            return;                                                                   \
+        }                                                                             \
+        for (ptrdiff_t l0 = 0; l0 < len; l0 += (W)) {                                 \
+            int w = (int)(len - l0 < (W) ? len - l0 : (W));                           \
+            const T *s = src + l0 * ld;                                               \
+            T *d = dst + l0 * kc;                                                     \
+            for (int g = 0; g < (W); g += V) {                                        \
+                MASK panel = (MASK)lane_mask((W), g / V, V);                          \
+                int rows = w - g < V ? w - g : V;                                     \
+                ptrdiff_t p = 0;                                                      \
+                for (; p + V <= kc; p += V) {                                         \
+                    VEC r[V];                                                         \
+                    for (int i = 0; i < V; i++)                                       \
+                        r[i] = i < rows ? LOADZ((MASK)~0u, s + (g + i) * ld + p) : ZERO(); \
+                    TRANSPOSE(r);                                                     \
+                    for (int q = 0; q < V; q++)                                       \
+                        STORE_M(d + (p + q) * (W) + g, panel, r[q]);                  \
+                }                                                                     \
+                for (; p < kc; p++)                                                   \
+                    for (int i = 0; i < V && g + i < (W); i++)                        \
+                        d[p * (W) + g + i] = i < rows ? s[(g + i) * ld + p] : (T)0;   \
+            }                                                                         \
+        }                                                                             \
     }
 
-DEFINE_PACK_PANEL(float, 16, __m512, __mmask16, _mm512_maskz_loadu_ps, _mm512_mask_storeu_ps,
-                  _mm512_setzero_ps, transpose16_ps, pack_panel_f32)
-DEFINE_PACK_PANEL(double, 8, __m512d, __mmask8, _mm512_maskz_loadu_pd, _mm512_mask_storeu_pd,
-                  _mm512_setzero_pd, transpose8_pd, pack_panel_f64)
+#define DEFINE_PACK_F32(NAME, W)                                                      \
+    DEFINE_PACK(NAME, float, W, 16, __m512, __mmask16, _mm512_maskz_loadu_ps,          \
+                _mm512_mask_storeu_ps, _mm512_setzero_ps, transpose16_ps)
+#define DEFINE_PACK_F64(NAME, W)                                                      \
+    DEFINE_PACK(NAME, double, W, 8, __m512d, __mmask8, _mm512_maskz_loadu_pd,          \
+                _mm512_mask_storeu_pd, _mm512_setzero_pd, transpose8_pd)
 
-#define DEFINE_PACK(T, W, PANEL, NAME)                                               \
-    static void NAME(int lanes_contig, const void *src, ptrdiff_t ld, ptrdiff_t len,  \
-                     ptrdiff_t kc, void *dst)                                        \
-    {                                                                                \
-        for (ptrdiff_t l0 = 0; l0 < len; l0 += (W)) {                                \
-            int w = (int)(len - l0 < (W) ? len - l0 : (W));                          \
-            const T *s = (const T *)src + (lanes_contig ? l0 : l0 * ld);             \
-            PANEL(lanes_contig, s, ld, w, (W), kc, (T *)dst + l0 * kc);              \
-        }                                                                            \
-    }
-
-DEFINE_PACK(float, MR_S, pack_panel_f32, pack_mr_f32)
-DEFINE_PACK(float, 16 * NV_S, pack_panel_f32, pack_nr_f32)
-DEFINE_PACK(double, MR_D, pack_panel_f64, pack_mr_f64)
-DEFINE_PACK(double, 8 * NV_D, pack_panel_f64, pack_nr_f64)
-DEFINE_PACK(float, MR_NARROW, pack_panel_f32, pack_mr_narrow_f32)
-DEFINE_PACK(float, 16, pack_panel_f32, pack_nr_narrow_f32)
-DEFINE_PACK(double, MR_NARROW, pack_panel_f64, pack_mr_narrow_f64)
-DEFINE_PACK(double, 8, pack_panel_f64, pack_nr_narrow_f64)
+DEFINE_PACK_F32(pack_mr_f32, MR_S)
+DEFINE_PACK_F32(pack_nr_f32, 16 * NV_S)
+DEFINE_PACK_F64(pack_mr_f64, MR_D)
+DEFINE_PACK_F64(pack_nr_f64, 8 * NV_D)
+DEFINE_PACK_F32(pack_mr_narrow_f32, MR_NARROW)
+DEFINE_PACK_F32(pack_nr_narrow_f32, 16)
+DEFINE_PACK_F64(pack_mr_narrow_f64, MR_NARROW)
+DEFINE_PACK_F64(pack_nr_narrow_f64, 8)
 
 
 const fm_gemm_arch fm_gemm_arch_avx512 = {

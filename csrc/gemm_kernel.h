@@ -69,11 +69,14 @@ extern const fm_gemm_arch fm_gemm_arch_avx512;
 
 /*
  * The portable packing routine for panels of W lanes, as an fm_gemm_pack
- * named NAME. W is a compile-time constant so the copies vectorise; the
- * transposing case goes in blocks of 8 steps, so each source row is read
- * along a cache line while the panel is written in order. static so that each
- * kernel file gets its own copy compiled with its own ISA flags (a shared
- * inline could otherwise resolve to the AVX-512 copy in baseline code).
+ * named NAME. W is a compile-time constant so the copies vectorise. A
+ * lanes-contiguous source is copied one step (one source row) at a time
+ * across all panels, so each row is read once, in order (a column strip
+ * would touch a new page at every step). A steps-contiguous source goes in
+ * blocks of 8 steps, so each source row is read along a cache line. static
+ * so that each kernel file gets its own copy compiled with its own ISA flags
+ * (a shared inline could otherwise resolve to the AVX-512 copy in baseline
+ * code).
  */
 #define FM_GEMM_DEFINE_PACK(T, W, NAME)                                         \
     static void NAME(int lanes_contig, const void *src_, ptrdiff_t ld,          \
@@ -81,32 +84,35 @@ extern const fm_gemm_arch fm_gemm_arch_avx512;
     {                                                                            \
         const T *src = src_;                                                     \
         T *dst = dst_;                                                           \
-        for (ptrdiff_t l0 = 0; l0 < len; l0 += (W), dst += (W) * kc) {            \
+        if (lanes_contig) {                                                      \
+            for (ptrdiff_t p = 0; p < kc; p++)                                   \
+                for (ptrdiff_t l0 = 0; l0 < len; l0 += (W)) {                    \
+                    const T *s = src + p * ld + l0;                              \
+                    T *d = dst + l0 * kc + p * (W);                              \
+                    if (len - l0 >= (W)) {                                       \
+                        for (int l = 0; l < (W); l++)                            \
+                            d[l] = s[l];                                         \
+                    } else {                                                     \
+                        for (int l = 0; l < (W); l++)                            \
+                            d[l] = l < len - l0 ? s[l] : (T)0;                   \
+                    }                                                            \
+                }                                                                \
+            return;                                                              \
+        }                                                                        \
+        for (ptrdiff_t l0 = 0; l0 < len; l0 += (W)) {                            \
             ptrdiff_t w = len - l0 < (W) ? len - l0 : (W);                       \
-            if (lanes_contig) {                                                  \
-                const T *s = src + l0;                                           \
-                if (w == (W)) {                                                  \
-                    for (ptrdiff_t p = 0; p < kc; p++)                           \
-                        for (int l = 0; l < (W); l++)                            \
-                            dst[p * (W) + l] = s[p * ld + l];                    \
-                } else {                                                         \
-                    for (ptrdiff_t p = 0; p < kc; p++)                           \
-                        for (int l = 0; l < (W); l++)                            \
-                            dst[p * (W) + l] = l < w ? s[p * ld + l] : (T)0;     \
-                }                                                                \
-            } else {                                                             \
-                const T *s = src + l0 * ld;                                      \
-                ptrdiff_t p = 0;                                                 \
-                if (w == (W)) {                                                  \
-                    for (; p + 8 <= kc; p += 8)                                  \
-                        for (int l = 0; l < (W); l++)                            \
-                            for (int q = 0; q < 8; q++)                          \
-                                dst[(p + q) * (W) + l] = s[l * ld + p + q];      \
-                }                                                                \
-                for (; p < kc; p++)                                              \
+            const T *s = src + l0 * ld;                                          \
+            T *d = dst + l0 * kc;                                                \
+            ptrdiff_t p = 0;                                                     \
+            if (w == (W)) {                                                      \
+                for (; p + 8 <= kc; p += 8)                                      \
                     for (int l = 0; l < (W); l++)                                \
-                        dst[p * (W) + l] = l < w ? s[l * ld + p] : (T)0;         \
+                        for (int q = 0; q < 8; q++)                              \
+                            d[(p + q) * (W) + l] = s[l * ld + p + q];            \
             }                                                                    \
+            for (; p < kc; p++)                                                  \
+                for (int l = 0; l < (W); l++)                                    \
+                    d[p * (W) + l] = l < w ? s[l * ld + p] : (T)0;               \
         }                                                                        \
     }
 
