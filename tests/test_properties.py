@@ -121,7 +121,7 @@ def test_c_backend_agrees_with_the_numpy_reference(c_backend, numpy_backend, dat
     x = data.draw(values(dtype, (rows, cols), bound=20.0))
     t = data.draw(hnp.arrays(dtype, (rows, cols), elements=st.floats(0, 1, width=32)))
     labels = data.draw(hnp.arrays(np.int64, rows, elements=st.integers(0, cols - 1)))
-    eps = np.finfo(dtype).eps
+    eps = float(np.finfo(dtype).eps)  # pytest.approx takes Python numbers only
     for act in ACTIVATIONS:
         # bounded outputs (or exact selections): 16 eps, as in test_activations
         np.testing.assert_allclose(c_backend.activation(act, x), numpy_backend.activation(act, x),
@@ -134,7 +134,7 @@ def test_c_backend_agrees_with_the_numpy_reference(c_backend, numpy_backend, dat
         # compute sum(t) * logsumexp - sum(t * z), cancelling): cols eps on that.
         # The mean adds rows * cols terms in float64, in an order of the
         # kernel's choosing: rows * cols * eps64 relative more.
-        scale = (np.abs(x).max() + np.log(cols) + 1) * max(1.0, t.sum(axis=1).max())
+        scale = float((np.abs(x).max() + np.log(cols) + 1) * max(1.0, t.sum(axis=1).max()))
         rel = 32 * eps + rows * cols * np.finfo(np.float64).eps
         assert lc == pytest.approx(ln, rel=rel, abs=(cols + 32) * eps * scale)
         np.testing.assert_allclose(gc, gn, rtol=32 * eps, atol=32 * eps * 25 / rows)
