@@ -157,6 +157,35 @@ def test_l2_penalty_and_gradient_follow_keras():
         regularizers.L2(-1.0)
 
 
+def test_l1_and_l1_l2_penalties_and_gradients():
+    ops = fm.backends.get("numpy")
+    w = np.array([[1.0, -2.0], [3.0, 0.5]])
+    grad = np.empty_like(w)
+    l1 = regularizers.l1(0.1)
+    assert l1.penalty(ops, w) == pytest.approx(0.1 * 6.5)
+    l1.write_gradient(w, grad)
+    np.testing.assert_allclose(grad, 0.1 * np.sign(w))
+    both = regularizers.l1_l2(l1=0.1, l2=0.2)
+    assert both.penalty(ops, w) == pytest.approx(0.1 * 6.5 + 0.2 * 14.25)
+    both.write_gradient(w, grad)
+    np.testing.assert_allclose(grad, 0.1 * np.sign(w) + 0.4 * w)
+    for reg in (l1, both, regularizers.get("l1_l2")):
+        clone = regularizers.get(json.loads(json.dumps(regularizers.serialize(reg))))
+        assert type(clone) is type(reg) and clone.get_config() == reg.get_config()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_regularized_gradients_match_numerical(backend):
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(6, 3)), rng.normal(size=(6, 2))
+    model = fm.Sequential([fm.Input((3,)),
+                           fm.Dense(4, activation="tanh", kernel_regularizer=regularizers.l1(0.05)),
+                           fm.Dense(2, kernel_regularizer=regularizers.l1_l2(0.02, 0.03))],
+                          backend=backend, dtype="float64", seed=0)
+    model.compile(optimizer="sgd", loss="mse")
+    assert max(fm.gradcheck(model, x, y).values()) < 1e-6
+
+
 @pytest.mark.parametrize("layer", [
     fm.Dense(5, activation="tanh", use_bias=False, kernel_initializer="he_normal",
              kernel_regularizer=fm.regularizers.l2(0.01), name="d"),
