@@ -297,7 +297,7 @@ def test_manifest_that_is_not_json(tmp_path, saved):
                  "not valid JSON")
 
 
-@pytest.mark.parametrize("version", [2, 0, "1", None])
+@pytest.mark.parametrize("version", [2, 0, "1", None, True, 1.0])
 def test_unsupported_format_version(tmp_path, saved, version):
     bad = rewrite(saved[1], tmp_path / "v.fmlp", manifest=lambda m: {**m, "format_version": version})
     expect_error(bad, f"format_version {version!r} is not supported")

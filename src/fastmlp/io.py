@@ -236,7 +236,7 @@ class _Reader:
             raise ModelFileError(f"{self.path}: not a fastmlp model file "
                                  f"(its manifest does not say format {FORMAT!r})")
         version = manifest.get("format_version")
-        if version != FORMAT_VERSION:
+        if type(version) is not int or version != FORMAT_VERSION:  # not true, not 1.0
             raise ModelFileError(f"{self.path}: format_version {version!r} is not supported; "
                                  f"this fastmlp reads version {FORMAT_VERSION}")
         return manifest
