@@ -560,3 +560,12 @@ def test_checkpoint_scheduler_and_csv_on_a_real_fit(tmp_path):
     assert last.optimizer.learning_rate == pytest.approx(0.05 / 3)
     header = (tmp_path / "log.csv").read_text().splitlines()[0]
     assert header == "epoch,learning_rate,loss,mae,val_loss,val_mae"
+
+
+def test_terminate_on_nan_can_raise_at_once():
+    rec = Recorder()
+    with pytest.raises(RuntimeError, match="NaN or Inf loss encountered at batch 1"):
+        fake_fit(StandInModel(), [{"loss": 1.0}] * 2, steps=3,
+                 callbacks=[cb.TerminateOnNaN(raise_error=True), rec],
+                 batch_loss=lambda e, b: math.nan if b == 1 else 0.5)
+    assert ("train_end",) not in rec.calls

@@ -204,11 +204,20 @@ class TerminateOnNaN(Callback):
 
     ``fit`` without this callback raises ``FloatingPointError`` on a
     non-finite loss instead, leaving the weights as before the bad step.
+    With ``raise_error=True`` it raises ``RuntimeError`` at once, so the
+    other callbacks' ``on_train_end`` does not run (Keras's option).
     """
+
+    def __init__(self, raise_error: bool = False) -> None:
+        super().__init__()
+        self.raise_error = bool(raise_error)
 
     def on_batch_end(self, batch: int, logs: Logs = None) -> None:
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(loss):
+            if self.raise_error:
+                raise RuntimeError(f"NaN or Inf loss encountered at batch {batch}. "
+                                   f"Loss value: {loss}. Terminating training immediately.")
             print(f"Batch {batch}: Invalid loss, terminating training")
             self.model.stop_training = True
 
