@@ -430,7 +430,7 @@ def _config_line(backend: str, dtype: str) -> str:
         return f"Backend: c ({dtype}); configuration unavailable: {exc}"
     compiled = ", ".join(info.get("simd_compiled", []))
     return (f"Backend: c ({dtype}), threads {info.get('threads')}, SIMD "
-            f"{info.get('simd_selected')} (compiled: {compiled}), OpenMP {info.get('openmp')}")
+            f"{info.get('simd_selected')} (compiled: {compiled}), {info.get('openmp')}")
 
 
 def _save(model: Any, path: str, prep: dict, info: dict, task: str) -> None:
