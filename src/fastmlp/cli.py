@@ -415,7 +415,8 @@ def _scalar_loss(result: Any) -> float:
 def _speed_line(seconds: float, epochs: int, n_fit: int) -> str:
     per_epoch = seconds / max(epochs, 1)
     rate = n_fit * epochs / seconds if seconds > 0 else float("inf")
-    return (f"Time: {seconds:.1f} s for {epochs} epochs, {per_epoch:.2f} s/epoch, "
+    return (f"Time: {seconds:.1f} s for {epochs} epoch{'s' if epochs != 1 else ''}, "
+            f"{per_epoch:.2f} s/epoch, "
             f"{rate:,.0f} samples/s")
 
 
