@@ -85,3 +85,8 @@ def test_unknown_fastmlp_arch_warns_and_uses_the_best():
 def test_select_arch_rejects_unknown_names():
     with pytest.raises(ValueError, match="unknown SIMD path 'neon'"):
         _kernels.select_arch("neon")
+
+
+def test_keras_style_models_namespace():
+    assert fastmlp.models.Sequential is fastmlp.Sequential
+    assert fastmlp.models.load_model is fastmlp.load_model

@@ -23,6 +23,7 @@ from fastmlp.model import Sequential
 from fastmlp import callbacks, optimizers
 from fastmlp.gradcheck import gradcheck, numerical_gradient
 from fastmlp.io import load_model
+from fastmlp import models
 
 __all__ = [
     "Activation",
@@ -34,6 +35,7 @@ __all__ = [
     "callbacks",
     "gradcheck",
     "load_model",
+    "models",
     "numerical_gradient",
     "optimizers",
     "activations",
