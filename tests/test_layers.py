@@ -132,6 +132,9 @@ def test_simple_initializers():
     np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="unknown initializer"):
         initializers.get("orthogonal")
+    np.testing.assert_array_equal(initializers.Constant(0.1)((3,), rng), np.float32(0.1))
+    w = initializers.get("truncated_normal")((300, 300), rng, np.float64)
+    assert np.abs(w).max() <= 0.1 and np.std(w) == pytest.approx(0.05 * 0.8796, rel=0.02)
 
 
 def test_dense_initializers_are_used():

@@ -401,3 +401,23 @@ def test_the_issue_example_runs_as_written(capsys):
     assert len(history.history["val_loss"]) == 5
     assert history.history["loss"][-1] < history.history["loss"][0]
     assert probs.shape == (50, 10) and 0.0 <= acc <= 1.0 and loss > 0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_pop_and_get_layer(backend):
+    model = classifier(backend)
+    first = model.get_weights()
+    hidden = model.get_layer(index=0)
+    assert model.get_layer(name=hidden.name) is hidden
+    last = model.pop()
+    assert last.units == 3 and model.output_shape == (None, 8)
+    for a, b in zip(first[:2], model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    model.add(fm.Dense(2, activation="softmax"))
+    assert [w.shape for w in model.get_weights()] == [(4, 8), (8,), (8, 2), (2,)]
+    np.testing.assert_array_equal(model.get_weights()[0], first[0])
+    with pytest.raises(ValueError, match="no layer named 'nope'"):
+        model.get_layer("nope")
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x, y = blobs()
+    model.fit(x, y % 2, epochs=1, verbose=0)

@@ -88,6 +88,35 @@ class Ones(Initializer):
         return np.ones(shape)
 
 
+class Constant(Initializer):
+    """Every value ``value`` (Keras default 0.0)."""
+
+    def __init__(self, value: float = 0.0) -> None:
+        super().__init__(None)
+        self.value = float(value)
+
+    def sample(self, shape, rng):
+        return np.full(shape, self.value)
+
+    def get_config(self):
+        return {"value": self.value}
+
+
+class TruncatedNormal(Initializer):
+    """Normal with ``mean`` and ``stddev``, redrawn beyond two standard
+    deviations (Keras defaults 0.0 and 0.05)."""
+
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: Optional[int] = None) -> None:
+        super().__init__(seed)
+        self.mean, self.stddev = float(mean), float(stddev)
+
+    def sample(self, shape, rng):
+        return self.mean + _truncated_normal(rng, shape, self.stddev)
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+
+
 class RandomNormal(Initializer):
     """Normal with ``mean`` and ``stddev`` (Keras defaults 0.0 and 0.05)."""
 
@@ -171,11 +200,12 @@ class LecunNormal(_VarianceScaling):
 
 _CLASSES = {
     cls.__name__: cls
-    for cls in (Zeros, Ones, RandomNormal, RandomUniform, GlorotUniform, GlorotNormal,
-                HeUniform, HeNormal, LecunUniform, LecunNormal)
+    for cls in (Zeros, Ones, Constant, RandomNormal, RandomUniform, TruncatedNormal,
+                GlorotUniform, GlorotNormal, HeUniform, HeNormal, LecunUniform, LecunNormal)
 }
 _NAMES = {
-    "zeros": Zeros, "ones": Ones, "random_normal": RandomNormal,
+    "zeros": Zeros, "ones": Ones, "constant": Constant, "random_normal": RandomNormal,
+    "truncated_normal": TruncatedNormal,
     "random_uniform": RandomUniform, "glorot_uniform": GlorotUniform,
     "glorot_normal": GlorotNormal, "xavier_uniform": GlorotUniform,
     "xavier_normal": GlorotNormal, "he_uniform": HeUniform, "he_normal": HeNormal,

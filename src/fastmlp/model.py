@@ -151,6 +151,37 @@ class Sequential:
                 kept = sum(len(l.param_shapes(l.input_dim)) for l in self._layers[:-1])
                 self._set_flat_weights(old[:kept], self._layers[:-1])
 
+    def pop(self) -> Layer:
+        """Remove and return the last layer, keeping the other layers' weights."""
+        if not self._layers:
+            raise ValueError(f"pop: model {self.name!r} has no layers")
+        old = self.get_weights() if self.built else None
+        layer = self._layers.pop()
+        layer._owner = None
+        kept = sum(len(l.param_shapes(l.input_dim)) for l in self._layers) if old else 0
+        self.built = False
+        self.params = np.empty(0, dtype=self.dtype)
+        self.grads = np.empty(0, dtype=self.dtype)
+        if old is not None and self._layers:
+            self.build()
+            self._set_flat_weights(old[:kept], self._layers)
+        return layer
+
+    def get_layer(self, name: Optional[str] = None, index: Optional[int] = None) -> Layer:
+        """The layer called ``name``, or at position ``index``, as Keras."""
+        if (name is None) == (index is None):
+            raise ValueError("get_layer: give exactly one of name or index")
+        if index is not None:
+            if not -len(self._layers) <= index < len(self._layers):
+                raise ValueError(f"get_layer: index {index} is out of range for "
+                                 f"{len(self._layers)} layers")
+            return self._layers[index]
+        for layer in self._layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"get_layer: no layer named {name!r}; layers are "
+                         f"{[l.name for l in self._layers]}")
+
     def _output_dims(self, input_dim: int) -> list[int]:
         dims = [input_dim]
         for layer in self._layers:
