@@ -725,6 +725,10 @@ class Sequential:
         x_arr = self._prepare_x(x, "predict")
         self._ensure_built(self._sample_shape)  # as Keras, an unbuilt model builds here
         rows = x_arr.shape[0]
+        if verbose == 0 and not callbacks:
+            fast = train_loop.predict(self, x_arr, batch_size)
+            if fast is not None:
+                return fast
         cbs = CallbackList(callbacks, model=self, add_progbar=verbose != 0, verbose=verbose,
                            steps=-(-rows // batch_size), batch_size=batch_size, samples=rows)
         result = np.empty((rows, self._dims[-1]), dtype=self.dtype)
@@ -912,9 +916,18 @@ def _as_numeric(value: object, what: str) -> np.ndarray:
 
 
 def _check_finite(arr: np.ndarray, what: str) -> None:
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        where = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
-        raise ValueError(f"{what} contains NaN or inf (first at index {where}, value {arr[where]})")
+    """Raise naming the first NaN/inf; scans row blocks so the temporary
+    stays small (~1 MB) however large x is."""
+    if arr.dtype.kind != "f" or arr.size == 0:
+        return
+    rows = max(1, (1 << 20) // max(1, arr[0].size))
+    for start in range(0, arr.shape[0], rows):
+        block = arr[start:start + rows]
+        if not np.isfinite(block).all():
+            first = np.argwhere(~np.isfinite(block))[0]
+            where = (start + int(first[0]), *(int(i) for i in first[1:]))
+            raise ValueError(f"{what} contains NaN or inf (first at index {where}, "
+                             f"value {arr[where]})")
 
 
 def _sparse_labels(arr: np.ndarray, units: int, name: str, what: str) -> np.ndarray:
