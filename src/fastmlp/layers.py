@@ -1,4 +1,5 @@
-"""Layers of a Sequential model: Input, Dense, Activation, Dropout.
+"""Layers of a Sequential model: Input, Dense, Activation (and its fixed
+forms ReLU, LeakyReLU, Softmax), Dropout, Flatten.
 
 A layer knows its shapes, its configuration and its math; it owns no
 buffers. The model allocates every activation and gradient buffer once per
@@ -9,7 +10,7 @@ Forward and backward use the backend's op contract only::
 
     Dense forward    y  = act(x @ W + b)             one fused ops.gemm
     Dense backward   dz = act'(.) * dy               through the output y
-                     dW = x.T @ dz  (+ 2 l2 W)       ops.gemm(trans_a=True)
+                     dW = x.T @ dz  (+ penalty grad) ops.gemm(trans_a=True, beta=1)
                      db = sum over rows of dz        ops.column_sum
                      dx = dz @ W.T                   ops.gemm(trans_b=True)
 """
