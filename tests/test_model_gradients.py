@@ -52,7 +52,7 @@ def data():
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("hidden", ["sigmoid", "tanh", "relu", "leaky_relu", None])
+@pytest.mark.parametrize("hidden", ["sigmoid", "tanh", "relu", "leaky_relu", "softmax", None])
 def test_softmax_crossentropy_fused_on_dense(backend, hidden, data):
     rng, x = data
     y = np.eye(4)[rng.integers(0, 4, 6)]
