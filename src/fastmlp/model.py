@@ -629,7 +629,7 @@ class Sequential:
             if math.isfinite(loss):
                 self.optimizer.apply(self.ops, self.params, self.grads)
             elif not cbs.handles_nan:
-                raise _nan_loss_error(loss, where, step, steps)
+                raise _nan_loss_error(loss, where, step, steps, self.params)
             n = stop - start
             seen += n
             sums["loss"] += loss * n
@@ -655,7 +655,7 @@ class Sequential:
             for i in range(count):
                 step, loss = first + i, float(losses[i])
                 if not math.isfinite(loss):
-                    raise _nan_loss_error(loss, where, step, steps)
+                    raise _nan_loss_error(loss, where, step, steps, self.params)
                 n = min(rows, (step + 1) * batch_size) - step * batch_size
                 seen += n
                 sums["loss"] += loss * n
@@ -964,11 +964,17 @@ def _split_last(x: np.ndarray, y: np.ndarray, split: float):
 
 
 
-def _nan_loss_error(loss: float, where: str, step: int, steps: int) -> FloatingPointError:
+def _nan_loss_error(loss: float, where: str, step: int, steps: int,
+                    params: Optional[np.ndarray] = None) -> FloatingPointError:
+    # A finite but huge loss can still overflow the gradients of an earlier
+    # step; then the weights were already non-finite before this batch.
+    already = params is not None and not np.isfinite(params).all()
+    state = ("the weights had already become NaN or inf in an earlier step (a gradient "
+             "overflowed) and are left as they were" if already else
+             "the weights and optimizer state are as before this batch")
     return FloatingPointError(
-        f"fit: the loss became {loss} at {where}, batch {step + 1}/{steps}; "
-        "training stopped and the weights and optimizer state are as before this "
-        "batch (lower the learning rate, scale the inputs, or pass "
+        f"fit: the loss became {loss} at {where}, batch {step + 1}/{steps}; training stopped "
+        f"and {state} (lower the learning rate, scale the inputs, or pass "
         "fm.callbacks.TerminateOnNaN())")
 
 
