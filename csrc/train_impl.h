@@ -222,3 +222,42 @@ ptrdiff_t FN(fm_train_steps)(const fm_mlp *net, const T *x, const T *y, const in
 }
 
 #undef FN
+
+#define FN(name) FM_CAT(name, SFX)
+
+size_t FN(fm_predict_work_bytes)(const fm_mlp *net, ptrdiff_t batch)
+{
+    ptrdiff_t widest = 0;
+    for (int i = 1; i < net->n_layers; i++)
+        widest = net->dims[i] > widest ? net->dims[i] : widest;
+    return (size_t)(2 * batch * widest) * sizeof(T);
+}
+
+void FN(fm_predict)(const fm_mlp *net, const T *x, ptrdiff_t rows, ptrdiff_t batch,
+                    const T *params, T *work, T *out)
+{
+    const int L = net->n_layers;
+    const ptrdiff_t *d = net->dims;
+    ptrdiff_t widest = 0;
+    for (int i = 1; i < L; i++)
+        widest = d[i] > widest ? d[i] : widest;
+    T *buf[2] = {work, work + batch * widest};
+
+    for (ptrdiff_t start = 0; start < rows; start += batch) {
+        ptrdiff_t n = rows - start < batch ? rows - start : batch;
+        const T *a = x + start * d[0];
+        const T *w = params;
+        for (int i = 0; i < L; i++) {
+            /* hidden outputs alternate between two buffers; the last layer
+             * writes its rows of `out` directly */
+            T *y = i == L - 1 ? out + start * d[L] : buf[i % 2];
+            const T *b = net->use_bias[i] ? w + d[i] * d[i + 1] : NULL;
+            FN(fm_gemm)(0, 0, n, d[i + 1], d[i], (T)1, a, d[i], w, d[i + 1], (T)0, y, d[i + 1],
+                        b, net->act[i], (T)net->slope);
+            a = y;
+            w += d[i] * d[i + 1] + (net->use_bias[i] ? d[i + 1] : 0);
+        }
+    }
+}
+
+#undef FN

@@ -103,3 +103,24 @@ def test_nan_loss_in_the_c_loop_stops_where_the_python_loop_does(monkeypatch):
     assert msg_c == msg_py
     assert it_c == it_py
     np.testing.assert_array_equal(params_c, params_py)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("last", ["softmax", "sigmoid", "linear", "leaky_relu"])
+def test_c_predict_equals_python_predict_bit_for_bit(last, dtype, monkeypatch):
+    x, _ = make_data("mse", rows=301)
+    layers = [fm.Input(shape=(13,)), fm.Dense(31, activation="tanh"),
+              fm.Dense(17, activation="relu", use_bias=False), fm.Dense(5, activation=last)]
+    model = fm.Sequential(layers, seed=3, dtype=dtype)
+    fast = model.predict(x, batch_size=64)
+    monkeypatch.setattr(train_loop, "predict", lambda model, x, batch_size: None)
+    slow = model.predict(x, batch_size=64)
+    np.testing.assert_array_equal(fast, slow)
+    assert fast.dtype == np.dtype(dtype) and fast.shape == (301, 5)
+
+
+def test_c_predict_of_a_single_layer_model():
+    model = fm.Sequential([fm.Input(shape=(3,)), fm.Dense(2)], seed=0)
+    x = np.arange(12.0).reshape(4, 3)
+    expected = x @ model.get_weights()[0] + model.get_weights()[1]
+    np.testing.assert_allclose(model.predict(x), expected, rtol=1e-6)

@@ -112,6 +112,12 @@ cdef extern from "fastmlp.h" nogil:
                                   int64_t *iterations, double *work, double *step_loss,
                                   double *step_metrics)
     int FM_MAX_LAYERS
+    size_t fm_predict_work_bytes_f32(const fm_mlp *net, Py_ssize_t batch)
+    size_t fm_predict_work_bytes_f64(const fm_mlp *net, Py_ssize_t batch)
+    void fm_predict_f32(const fm_mlp *net, const float *x, Py_ssize_t rows, Py_ssize_t batch,
+                        const float *params, float *work, float *out)
+    void fm_predict_f64(const fm_mlp *net, const double *x, Py_ssize_t rows, Py_ssize_t batch,
+                        const double *params, double *work, double *out)
 
 
 # ---- CPU dispatch, threads, build facts -------------------------------------
@@ -523,3 +529,33 @@ cdef class TrainPlan:
                                           n_steps, &params[0], &grads[0], s1, s2,
                                           &iterations[0], &work[0], &step_loss[0], pm)
         return done
+
+    def predict(self, const floating[:, ::1] x, Py_ssize_t batch, const floating[::1] params,
+                floating[::1] work, floating[:, ::1] out) -> None:
+        """Outputs for every row of x into out, batch rows at a time."""
+        cdef fm_mlp *net = &self.net
+        cdef Py_ssize_t rows = x.shape[0], L = net.n_layers
+        cdef size_t need
+        _need(batch >= 1, "predict: batch must be >= 1")
+        _need(x.shape[1] == self._dims[0], "predict: x width differs from the input layer")
+        _need(out.shape[0] == rows and out.shape[1] == self._dims[L], "predict: out shape")
+        _need(params.shape[0] == self.n_params, "predict: params size")
+        if floating is float:
+            need = fm_predict_work_bytes_f32(net, batch)
+        else:
+            need = fm_predict_work_bytes_f64(net, batch)
+        _need(<size_t>work.shape[0] * sizeof(floating) >= need, "predict: work too small")
+        if rows == 0:
+            return
+        cdef floating *pw = &work[0] if work.shape[0] else NULL
+        with nogil:
+            if floating is float:
+                fm_predict_f32(net, &x[0, 0], rows, batch, &params[0], pw, &out[0, 0])
+            else:
+                fm_predict_f64(net, &x[0, 0], rows, batch, &params[0], pw, &out[0, 0])
+
+    def predict_work_bytes(self, Py_ssize_t batch, bint double_precision) -> int:
+        """Bytes of workspace predict needs for ``batch`` rows at a time."""
+        if double_precision:
+            return fm_predict_work_bytes_f64(&self.net, batch)
+        return fm_predict_work_bytes_f32(&self.net, batch)

@@ -78,10 +78,7 @@ def _metric_codes(metrics: list) -> Optional[list[int]]:
 def plan(model: Any, callbacks: Any) -> Optional["ChunkedTrainer"]:
     """A ChunkedTrainer for ``model`` if the C loop can train it exactly as
     the Python path would, else None."""
-    layers = model.layers
-    if model.backend != "c" or not layers or len(layers) > _MAX_LAYERS:
-        return None
-    if not all(type(l) is Dense and l.kernel_regularizer is None for l in layers):
+    if not _dense_only(model) or any(l.kernel_regularizer is not None for l in model.layers):
         return None
     loss_code = _LOSS_CODES.get(type(model.loss))
     fused = model._fused_mode()
@@ -98,22 +95,49 @@ def plan(model: Any, callbacks: Any) -> Optional["ChunkedTrainer"]:
     return ChunkedTrainer(model, loss_code, fused == "dense", metrics, *opt)
 
 
+def _dense_only(model: Any) -> bool:
+    layers = model.layers
+    return (model.backend == "c" and 0 < len(layers) <= _MAX_LAYERS
+            and all(type(l) is Dense for l in layers))
+
+
+def _layer_plan(model: Any, loss_code: int = 0, fused: bool = False,
+                metric_codes: tuple = (), opt_code: int = 0, hyper: Optional[dict] = None):
+    from fastmlp import _kernels
+
+    h = hyper or dict(lr=0.0, momentum=0.0, rho=0.0, beta_1=0.0, beta_2=0.0, epsilon=0.0,
+                      weight_decay=0.0, nesterov=False)
+    dims = np.array(model._dims, dtype=np.intp)
+    acts = np.array([ACTIVATIONS.index(l.activation) for l in model.layers], dtype=np.intc)
+    bias = np.array([int(l.use_bias) for l in model.layers], dtype=np.intc)
+    return _kernels.TrainPlan(
+        dims, acts, bias, LEAKY_RELU_SLOPE, loss_code, fused,
+        np.array(metric_codes, dtype=np.intc), opt_code, h["lr"], h["momentum"], h["rho"],
+        h["beta_1"], h["beta_2"], h["epsilon"], h["weight_decay"], h["nesterov"])
+
+
+def predict(model: Any, x: np.ndarray, batch_size: int) -> Optional[np.ndarray]:
+    """The outputs for x computed by one C call (same kernels and results
+    as the Python path), or None if the model is not Dense-only on C."""
+    if not _dense_only(model):
+        return None
+    plan = _layer_plan(model)
+    dtype = model.dtype
+    batch = max(1, min(batch_size, x.shape[0]))
+    work = np.empty(-(-plan.predict_work_bytes(batch, dtype == np.float64) // dtype.itemsize),
+                    dtype=dtype)
+    out = np.empty((x.shape[0], model._dims[-1]), dtype=dtype)
+    plan.predict(np.ascontiguousarray(x), batch, model.params, work, out)
+    return out
+
+
 class ChunkedTrainer:
     """Holds the C plan and the buffers of one fit call."""
 
     def __init__(self, model: Any, loss_code: int, fused: bool, metric_codes: list[int],
                  opt_code: int, hyper: dict) -> None:
-        from fastmlp import _kernels
-
         self.model = model
-        dims = np.array(model._dims, dtype=np.intp)
-        acts = np.array([ACTIVATIONS.index(l.activation) for l in model.layers], dtype=np.intc)
-        bias = np.array([int(l.use_bias) for l in model.layers], dtype=np.intc)
-        self.plan = _kernels.TrainPlan(
-            dims, acts, bias, LEAKY_RELU_SLOPE, loss_code, fused,
-            np.array(metric_codes, dtype=np.intc), opt_code, hyper["lr"], hyper["momentum"],
-            hyper["rho"], hyper["beta_1"], hyper["beta_2"], hyper["epsilon"],
-            hyper["weight_decay"], hyper["nesterov"])
+        self.plan = _layer_plan(model, loss_code, fused, tuple(metric_codes), opt_code, hyper)
         self.n_metrics = len(metric_codes)
         self.sparse = loss_code == 1
         slots = list(model.optimizer._slots.values())
