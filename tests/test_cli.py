@@ -212,3 +212,16 @@ def test_info_prints_the_configuration():
     proc = python_m_fastmlp("info")
     assert proc.returncode == 0, proc.stderr
     assert fastmlp.__version__ in proc.stdout
+
+
+def test_plot_history_accepts_a_dict_and_rejects_an_empty_one(tmp_path):
+    pytest.importorskip("matplotlib")  # the no-matplotlib path is tested above
+    from fastmlp import plotting
+
+    path = plotting.plot_history({"loss": [1.0, 0.5], "val_loss": [1.1, 0.7], "mae": [0.9, 0.6]},
+                                 tmp_path / "h.png")
+    assert Path(path).read_bytes()[:8] == PNG_MAGIC
+    with pytest.raises(ValueError, match="no per-epoch values"):
+        plotting.plot_history({}, tmp_path / "empty.png")
+    with pytest.raises(ValueError, match="no 'accuracy' in history"):
+        plotting.plot_history({"loss": [1.0]}, tmp_path / "x.png", metrics=["loss", "accuracy"])
