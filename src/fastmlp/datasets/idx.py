@@ -70,7 +70,8 @@ def load_idx(path: PathLike, *, max_bytes: int = MAX_BYTES) -> np.ndarray:
             data = _read_at_most(f, expected + 1)
         except (OSError, EOFError, zlib.error) as exc:
             # gzip.BadGzipFile is an OSError; EOFError is a cut-off gzip stream.
-            raise ValueError(f"{path}: corrupt or unreadable gzip data ({exc})") from exc
+            kind = "gzip data" if gz else "file"
+            raise ValueError(f"{path}: corrupt or unreadable {kind} ({exc})") from exc
     _check_length(path, shape, dtype, expected, len(data))
     arr = np.frombuffer(data, dtype=dtype).reshape(shape)
     if dtype.itemsize == 1:
