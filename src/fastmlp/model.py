@@ -966,16 +966,15 @@ def _split_last(x: np.ndarray, y: np.ndarray, split: float):
 
 def _nan_loss_error(loss: float, where: str, step: int, steps: int,
                     params: Optional[np.ndarray] = None) -> FloatingPointError:
-    # A finite but huge loss can still overflow the gradients of an earlier
-    # step; then the weights were already non-finite before this batch.
+    # An earlier step with a finite loss can still overflow (a huge gradient
+    # or step); then the weights were non-finite before this batch began.
     already = params is not None and not np.isfinite(params).all()
-    state = ("the weights had already become NaN or inf in an earlier step (a gradient "
-             "overflowed) and are left as they were" if already else
-             "the weights and optimizer state are as before this batch")
+    note = (", but the weights had already become NaN or inf in an earlier step (an update "
+            "overflowed)" if already else "")
     return FloatingPointError(
         f"fit: the loss became {loss} at {where}, batch {step + 1}/{steps}; training stopped "
-        f"and {state} (lower the learning rate, scale the inputs, or pass "
-        "fm.callbacks.TerminateOnNaN())")
+        f"and the weights and optimizer state are as before this batch{note} (lower the "
+        "learning rate, scale the inputs, or pass fm.callbacks.TerminateOnNaN())")
 
 
 def _batch(x: np.ndarray, y: np.ndarray, order: Optional[np.ndarray], start: int, stop: int,
