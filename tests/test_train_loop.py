@@ -124,3 +124,22 @@ def test_c_predict_of_a_single_layer_model():
     x = np.arange(12.0).reshape(4, 3)
     expected = x @ model.get_weights()[0] + model.get_weights()[1]
     np.testing.assert_allclose(model.predict(x), expected, rtol=1e-6)
+
+
+def test_a_leading_flatten_still_takes_the_c_loop(monkeypatch):
+    rng = np.random.default_rng(0)
+    images, labels = rng.random((90, 4, 5)), rng.integers(0, 3, 90)
+    results = []
+    for python_path in (False, True):
+        if python_path:
+            monkeypatch.setattr(train_loop, "plan", lambda model, cbs: None)
+            monkeypatch.setattr(train_loop, "predict", lambda model, x, batch_size: None)
+        model = fm.Sequential([fm.Flatten(input_shape=(4, 5)), fm.Dense(6, activation="relu"),
+                               fm.Dense(3, activation="softmax")], seed=0)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        if not python_path:
+            assert train_loop.plan(model, fm.callbacks.CallbackList([])) is not None
+        model.fit(images, labels, batch_size=16, epochs=2, verbose=0)
+        results.append((model.params.copy(), model.predict(images)))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])

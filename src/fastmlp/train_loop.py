@@ -23,7 +23,7 @@ from fastmlp import metrics as metrics_module
 from fastmlp import optimizers as optimizers_module
 from fastmlp.activations import LEAKY_RELU_SLOPE
 from fastmlp.backends import ACTIVATIONS
-from fastmlp.layers import Dense
+from fastmlp.layers import Dense, Flatten
 
 _LOSS_CODES = {
     losses_module.CategoricalCrossentropy: 0,
@@ -78,7 +78,8 @@ def _metric_codes(metrics: list) -> Optional[list[int]]:
 def plan(model: Any, callbacks: Any) -> Optional["ChunkedTrainer"]:
     """A ChunkedTrainer for ``model`` if the C loop can train it exactly as
     the Python path would, else None."""
-    if not _dense_only(model) or any(l.kernel_regularizer is not None for l in model.layers):
+    dense = _dense_layers(model)
+    if dense is None or any(l.kernel_regularizer is not None for l in dense[0]):
         return None
     loss_code = _LOSS_CODES.get(type(model.loss))
     fused = model._fused_mode()
@@ -95,21 +96,28 @@ def plan(model: Any, callbacks: Any) -> Optional["ChunkedTrainer"]:
     return ChunkedTrainer(model, loss_code, fused == "dense", metrics, *opt)
 
 
-def _dense_only(model: Any) -> bool:
-    layers = model.layers
-    return (model.backend == "c" and 0 < len(layers) <= _MAX_LAYERS
-            and all(type(l) is Dense for l in layers))
+def _dense_layers(model: Any) -> Optional[tuple[list, list]]:
+    """(Dense layers, widths) if the model is Dense-only on the C backend,
+    after any leading Flatten (x reaches fit already flattened), else None."""
+    layers, dims = list(model.layers), list(model._dims)
+    while layers and type(layers[0]) is Flatten:
+        layers, dims = layers[1:], dims[1:]
+    if (model.backend != "c" or not 0 < len(layers) <= _MAX_LAYERS
+            or not all(type(l) is Dense for l in layers)):
+        return None
+    return layers, dims
 
 
 def _layer_plan(model: Any, loss_code: int = 0, fused: bool = False,
                 metric_codes: tuple = (), opt_code: int = 0, hyper: Optional[dict] = None):
     from fastmlp import _kernels
 
+    layers, widths = _dense_layers(model)
     h = hyper or dict(lr=0.0, momentum=0.0, rho=0.0, beta_1=0.0, beta_2=0.0, epsilon=0.0,
                       weight_decay=0.0, nesterov=False)
-    dims = np.array(model._dims, dtype=np.intp)
-    acts = np.array([ACTIVATIONS.index(l.activation) for l in model.layers], dtype=np.intc)
-    bias = np.array([int(l.use_bias) for l in model.layers], dtype=np.intc)
+    dims = np.array(widths, dtype=np.intp)
+    acts = np.array([ACTIVATIONS.index(l.activation) for l in layers], dtype=np.intc)
+    bias = np.array([int(l.use_bias) for l in layers], dtype=np.intc)
     return _kernels.TrainPlan(
         dims, acts, bias, LEAKY_RELU_SLOPE, loss_code, fused,
         np.array(metric_codes, dtype=np.intc), opt_code, h["lr"], h["momentum"], h["rho"],
@@ -119,7 +127,7 @@ def _layer_plan(model: Any, loss_code: int = 0, fused: bool = False,
 def predict(model: Any, x: np.ndarray, batch_size: int) -> Optional[np.ndarray]:
     """The outputs for x computed by one C call (same kernels and results
     as the Python path), or None if the model is not Dense-only on C."""
-    if not _dense_only(model):
+    if _dense_layers(model) is None:
         return None
     plan = _layer_plan(model)
     dtype = model.dtype

@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 
+from fastmlp.backends import ACTIVATIONS
+
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -114,8 +116,6 @@ def check_scalar(op: str, name: str, value: object, *, low: float | None = None,
 
 def check_activation(op: str, name: object) -> str:
     """Return a valid activation name or raise ValueError listing them."""
-    from fastmlp.backends import ACTIVATIONS
-
     if name is None:
         return "identity"
     if name not in ACTIVATIONS:
