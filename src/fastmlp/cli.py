@@ -129,8 +129,8 @@ def _add_train(sub: Any) -> None:
                         "(0 for none)")
     t.add_argument("--threads", type=int, default=None, metavar="N",
                    help="OpenMP threads for the C kernels (default: OpenMP's choice)")
-    t.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
-                   help="0 silent, 1 progress bar, 2 one line per epoch")
+    t.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, nargs="?", const=1,
+                   help="0 silent, 1 progress bar (also plain --verbose), 2 one line per epoch")
 
     o = p.add_argument_group("output")
     o.add_argument("--save", metavar="PATH",
