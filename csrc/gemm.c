@@ -37,7 +37,9 @@
 /* Below this many multiply-adds a GEMM runs on one thread: waking a second
  * thread and splitting the work costs more than it saves. Measured on a
  * 2-core Sapphire Rapids (see the commit that set it). */
+#ifndef FM_GEMM_SERIAL_FMAS
 #define FM_GEMM_SERIAL_FMAS ((ptrdiff_t)1 << 18)
+#endif
 
 static ptrdiff_t min_pd(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b; }
 static ptrdiff_t ceil_div(ptrdiff_t a, ptrdiff_t b) { return (a + b - 1) / b; }
