@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import fastmlp
+import fastmlp as fm
 from fastmlp import cli
 from fastmlp.datasets import mnist, save_idx
 
@@ -66,7 +67,7 @@ def test_train_images_save_plot_then_predict_gives_the_same_report(capsys, image
     assert re.search(r"Time: .* s/epoch, [\d,]+ samples/s", out)
     assert "threads" in out and "SIMD" in out
     assert "Epoch 8/8" in out  # one line per epoch with --verbose 2
-    assert Path("m.fmlp").is_file() and Path("m.fmlp.json").is_file()
+    assert Path("m.fmlp").is_file() and not Path("m.fmlp.json").exists()  # one file
     assert Path("curves.png").read_bytes()[:8] == PNG_MAGIC
 
     code, out2, err = run(capsys, "predict", "--model", "m.fmlp", "--data-dir", image_dir,
@@ -168,10 +169,17 @@ def test_csv_without_target_is_explained(capsys, tmp_path):
     assert code == 2 and "--target" in err
 
 
-def test_predict_without_sidecar_says_what_is_missing(capsys, tmp_path):
+def test_predict_on_a_model_saved_without_preprocessing_says_so(capsys, tmp_path):
+    model = fm.Sequential([fm.Input(shape=(4,)), fm.Dense(2)], backend="numpy")
+    model.save("plain.fmlp")
+    code, _, err = run(capsys, "predict", "--model", "plain.fmlp")
+    assert code == 2 and "holds no preprocessing from 'fastmlp train --save'" in err
+
+
+def test_predict_on_a_damaged_file_is_a_clear_error(capsys, tmp_path):
     Path("lonely.fmlp").write_bytes(b"x")
     code, _, err = run(capsys, "predict", "--model", "lonely.fmlp")
-    assert code == 2 and "lonely.fmlp.json not found" in err
+    assert code == 1 and "lonely.fmlp: not a fastmlp model file" in err
 
 
 def test_missing_mnist_lists_where_it_looked(capsys, monkeypatch, tmp_path):

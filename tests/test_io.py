@@ -411,3 +411,18 @@ def test_c_backend_model_round_trips_and_loads_on_numpy(tmp_path):
     assert_same_state(model, again)
     on_numpy = fmio.load_model(tmp_path / "c.fmlp", backend="numpy")
     np.testing.assert_allclose(on_numpy.predict(X), model.predict(X), rtol=1e-5, atol=1e-6)
+
+
+def test_metadata_round_trips_and_is_validated(tmp_path):
+    model = Sequential([Input(shape=(3,)), Dense(2)], backend="numpy", seed=0)
+    path = tmp_path / "m.fmlp"
+    fmio.save_model(model, path, metadata={"scaler": {"mean": [1.0, 2.0]}, "task": "regression"})
+    loaded = fmio.load_model(path)
+    assert loaded.metadata == {"scaler": {"mean": [1.0, 2.0]}, "task": "regression"}
+    assert fmio.load_model(path).metadata == loaded.metadata
+    with pytest.raises(ValueError, match="metadata is not JSON-serialisable"):
+        fmio.save_model(model, path, metadata={"bad": object()})
+    with pytest.raises(TypeError, match="metadata must be a dict"):
+        fmio.save_model(model, path, metadata=[1, 2])
+    model.save(tmp_path / "plain.fmlp")
+    assert fmio.load_model(tmp_path / "plain.fmlp").metadata == {}

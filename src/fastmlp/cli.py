@@ -15,7 +15,7 @@ How data is prepared (the same steps are replayed by ``predict``):
   is therefore on the standardized target, while the final report gives
   MSE, MAE and R^2 in the target's own units.
 
-The preprocessing is saved beside the model in ``<model>.json``.
+The preprocessing is saved inside the model file, in its metadata.
 """
 
 from __future__ import annotations
@@ -32,8 +32,10 @@ import numpy as np
 
 IMAGE_DATASETS = ("mnist", "fashion-mnist")
 DATASETS_HELP = "mnist, fashion-mnist, friedman1, or csv:PATH (with --target COLUMN)"
-SIDECAR_FORMAT = "fastmlp-cli-preprocessing"
-SIDECAR_VERSION = 1
+# What train stores in the model file's metadata so predict can prepare
+# data the same way (scalers, dataset, task).
+PREP_FORMAT = "fastmlp-cli-preprocessing"
+PREP_VERSION = 1
 
 
 class CliError(Exception):
@@ -134,7 +136,7 @@ def _add_train(sub: Any) -> None:
 
     o = p.add_argument_group("output")
     o.add_argument("--save", metavar="PATH",
-                   help="save the model here (preprocessing goes to PATH.json)")
+                   help="save the model, with its preprocessing, to this file")
     o.add_argument("--plot", metavar="PNG",
                    help='write learning curves to this PNG (needs pip install "fastmlp[plot]")')
 
@@ -373,7 +375,7 @@ def cmd_train(args: Any) -> int:
     print(_config_line(args.backend, args.dtype))
     if args.save:
         _save(model, args.save, data.prep, info, task)
-        print(f"Saved model to {args.save} (preprocessing in {args.save}.json)")
+        print(f"Saved model and its preprocessing to {args.save}")
     if args.plot:
         from fastmlp import plotting
 
@@ -435,33 +437,22 @@ def _config_line(backend: str, dtype: str) -> str:
 
 
 def _save(model: Any, path: str, prep: dict, info: dict, task: str) -> None:
-    model.save(path)
-    sidecar = {"format": SIDECAR_FORMAT, "version": SIDECAR_VERSION, "task": task,
-               "data": info, "preprocessing": prep}
-    tmp = path + ".json.tmp"
-    with open(tmp, "w") as f:
-        json.dump(sidecar, f, indent=1)
-    os.replace(tmp, path + ".json")
+    from fastmlp.io import save_model
+
+    save_model(model, path, metadata={"format": PREP_FORMAT, "version": PREP_VERSION,
+                                      "task": task, "data": info, "preprocessing": prep})
 
 
 # ----------------------------------------------------------------------------
 # predict
 
 
-def _read_sidecar(model_path: str) -> dict:
-    path = model_path + ".json"
-    try:
-        with open(path) as f:
-            sidecar = json.load(f)
-    except FileNotFoundError:
-        raise CliError(f"{path} not found: predict needs the preprocessing that "
-                       "'fastmlp train --save' writes beside the model") from None
-    except json.JSONDecodeError as exc:
-        raise CliError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(sidecar, dict) or sidecar.get("format") != SIDECAR_FORMAT \
-            or sidecar.get("version") != SIDECAR_VERSION:
-        raise CliError(f"{path}: not a fastmlp preprocessing file (version {SIDECAR_VERSION})")
-    return sidecar
+def _saved_preprocessing(model: Any, path: str) -> dict:
+    meta = getattr(model, "metadata", None) or {}
+    if meta.get("format") != PREP_FORMAT or meta.get("version") != PREP_VERSION:
+        raise CliError(f"{path}: the model holds no preprocessing from 'fastmlp train --save' "
+                       f"(version {PREP_VERSION}); save it with the command line to use predict")
+    return meta
 
 
 def cmd_predict(args: Any) -> int:
@@ -470,18 +461,18 @@ def cmd_predict(args: Any) -> int:
 
     if not os.path.isfile(args.model):
         raise CliError(f"--model {args.model}: no such file")
-    sidecar = _read_sidecar(args.model)
-    info = dict(sidecar["data"])
+    model = fm.load_model(args.model)
+    saved = _saved_preprocessing(model, args.model)
+    info = dict(saved["data"])
     spec = args.dataset or info["dataset"]
     kind, _ = _split_spec(spec)
     if args.target is not None:
         info["target"] = args.target
     if kind == "csv":
         info["whole_file"] = True
-    task = sidecar["task"]
-    model = fm.load_model(args.model)
+    task = saved["task"]
     data = prepare(load_raw(spec, args, info), task, str(np.dtype(model.dtype)),
-                   prep=sidecar["preprocessing"])
+                   prep=saved["preprocessing"])
     n_in = data.x_test.shape[1]
     expected = _model_inputs(model)
     if expected is not None and expected != n_in:

@@ -56,15 +56,27 @@ class ModelFileError(ValueError):
 
 # ---- save ---------------------------------------------------------------------------
 
-def save_model(model: Any, path: str | os.PathLike) -> None:
+def save_model(model: Any, path: str | os.PathLike, *, metadata: Optional[dict] = None) -> None:
     """Write ``model`` (architecture, weights, compile settings, optimizer
     state and, when the model exposes it, its random generator state) to
     ``path`` as one file, atomically. ``fastmlp.load_model(path)`` reads it
-    back and training resumes where it stopped."""
+    back and training resumes where it stopped.
+
+    ``metadata``: a JSON-serialisable dict kept in the file (the command
+    line stores its preprocessing there); ``load_model`` returns it as
+    ``model.metadata``."""
     path = os.fspath(path)
     if not callable(getattr(model, "get_config", None)):
         raise TypeError(f"save_model: expected a fastmlp model, got {type(model).__name__}")
+    if metadata is not None:
+        if not isinstance(metadata, dict):
+            raise TypeError(f"save_model: metadata must be a dict, got {type(metadata).__name__}")
+        try:
+            json.dumps(metadata, allow_nan=False)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"save_model: metadata is not JSON-serialisable ({err})") from None
     manifest, arrays = _collect(model)
+    manifest["metadata"] = metadata if metadata is not None else getattr(model, "metadata", {})
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"save_model: cannot write {path}: directory {directory} does not exist")
@@ -208,7 +220,17 @@ def _load(f: Any, path: str, compile: bool, backend: Optional[str]) -> Any:
         if compile and manifest.get("compile") is not None:
             _restore_compile(model, manifest, reader, path)
         _restore_rng(model, manifest, path)
+        model.metadata = _metadata(manifest, path)
     return model
+
+
+def _metadata(manifest: dict, path: str) -> dict:
+    metadata = manifest.get("metadata", {})
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict):
+        raise ModelFileError(f"{path}: metadata must be a JSON object, got {type(metadata).__name__}")
+    return metadata
 
 
 class _Reader:
