@@ -126,9 +126,10 @@ def _add_train(sub: Any) -> None:
                    help="samples per gradient step")
     t.add_argument("--optimizer", default="adam", help="sgd, adam, rmsprop, adagrad")
     t.add_argument("--lr", type=float, default=1e-3, help="learning rate")
-    t.add_argument("--validation-split", type=float, default=0.1, metavar="FRAC",
-                   help="fraction of the training data held out for validation curves "
-                        "(0 for none)")
+    t.add_argument("--validation-split", type=float, default=0.0, metavar="FRAC",
+                   help="fraction of the training data held out for validation curves; "
+                        "0 (the default) trains on all of it and the curves follow the "
+                        "test set per epoch (watched only: nothing is tuned on it)")
     t.add_argument("--threads", type=int, default=None, metavar="N",
                    help="OpenMP threads for the C kernels (default: OpenMP's choice)")
     t.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, nargs="?", const=1,
@@ -359,14 +360,19 @@ def cmd_train(args: Any) -> int:
         model.compile(optimizer=optimizer, loss="mse", metrics=["mae"])
 
     n_fit = len(data.x_train) - int(len(data.x_train) * args.validation_split)
+    held_out = args.validation_split > 0
     if args.verbose:
-        print(f"fastmlp: {args.dataset}: {len(data.x_train)} train ({n_fit} fitted, "
-              f"{len(data.x_train) - n_fit} validation), {len(data.x_test)} test; "
+        watched = f"{len(data.x_train) - n_fit} validation" if held_out else "all fitted"
+        print(f"fastmlp: {args.dataset}: {len(data.x_train)} train ({watched}), "
+              f"{len(data.x_test)} test; "
               f"layers {data.x_train.shape[1]}-{'-'.join(map(str, hidden + [outputs]))}")
+    # Without a held-out split the per-epoch curve follows the test set, as
+    # textbooks plot it; training never looks at it.
+    watch = None if held_out else (data.x_test, _model_targets(data, data.y_test).astype(model.dtype))
     start = time.perf_counter()
     history = model.fit(data.x_train, data.y_train, epochs=args.epochs,
                         batch_size=args.batch_size, validation_split=args.validation_split,
-                        verbose=args.verbose)
+                        validation_data=watch, verbose=args.verbose)
     seconds = time.perf_counter() - start
     epochs_run = len(history.history.get("loss", [])) or args.epochs
 
@@ -381,7 +387,8 @@ def cmd_train(args: Any) -> int:
 
         sizes = "-".join(map(str, [data.x_train.shape[1], *hidden, outputs]))
         plotting.plot_history(history, args.plot,
-                              title=f"{args.dataset}: {sizes} MLP, {args.optimizer} lr {args.lr:g}")
+                              title=f"{args.dataset}: {sizes} MLP, {args.optimizer} lr {args.lr:g}",
+                              val_label="validation" if held_out else "test")
         print(f"Learning curves written to {args.plot}")
     return 0
 

@@ -29,13 +29,15 @@ def plot_history(
     *,
     title: Optional[str] = None,
     metrics: Optional[Sequence[str]] = None,
+    val_label: str = "validation",
 ) -> str:
     """Draw the learning curves of a fit and save them as an image at ``path``.
 
     ``history`` is what ``model.fit`` returns (or its ``.history`` dict of
     per-epoch lists). One panel per quantity: the loss, then each metric
     (default: every key without a ``val_`` prefix), train and validation
-    together. Returns the path written.
+    together; ``val_label`` names the ``val_`` curves (e.g. "test" when
+    fit's validation_data was the test set). Returns the path written.
     """
     logs = _logs_of(history)
     names = list(metrics) if metrics is not None else [k for k in logs if not k.startswith("val_")]
@@ -51,7 +53,7 @@ def plot_history(
     fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 4), squeeze=False)
     try:
         for ax, name in zip(axes[0], names):
-            _panel(ax, name, logs)
+            _panel(ax, name, logs, val_label)
         if title:
             fig.suptitle(title)
         fig.tight_layout()
@@ -68,7 +70,7 @@ def _logs_of(history: Any) -> Mapping[str, Sequence[float]]:
     return logs
 
 
-def _panel(ax: Any, name: str, logs: Mapping[str, Sequence[float]]) -> None:
+def _panel(ax: Any, name: str, logs: Mapping[str, Sequence[float]], val_label: str) -> None:
     if name not in logs:
         raise ValueError(f"plot_history: no {name!r} in history (keys: {', '.join(logs)})")
     train = list(logs[name])
@@ -76,7 +78,7 @@ def _panel(ax: Any, name: str, logs: Mapping[str, Sequence[float]]) -> None:
     ax.plot(epochs, train, marker="o", markersize=3, label="train")
     val = logs.get("val_" + name)
     if val is not None and len(val):
-        ax.plot(range(1, len(val) + 1), list(val), marker="o", markersize=3, label="validation")
+        ax.plot(range(1, len(val) + 1), list(val), marker="o", markersize=3, label=val_label)
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
