@@ -29,9 +29,11 @@ static __m256i mask64(int n)
     return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), lanes);
 }
 
-static void kernel_f32(ptrdiff_t k, const void *alpha_, const void *a_, const void *b_,
-                       const void *beta_, void *c_, ptrdiff_t ldc, int mr, int nr)
+static void kernel_f32(ptrdiff_t k, const void *alpha_, const void *a_, ptrdiff_t rs_a,
+                       ptrdiff_t cs_a, const void *b_, ptrdiff_t rs_b, const void *beta_,
+                       void *c_, ptrdiff_t ldc, int mr, int nr)
 {
+    (void)rs_a, (void)cs_a, (void)rs_b; /* packed panels only (direct = 0) */
     const float *a = a_, *b = b_;
     float *c = c_;
     __m256 acc[MR][2];
@@ -79,9 +81,11 @@ static void kernel_f32(ptrdiff_t k, const void *alpha_, const void *a_, const vo
     }
 }
 
-static void kernel_f64(ptrdiff_t k, const void *alpha_, const void *a_, const void *b_,
-                       const void *beta_, void *c_, ptrdiff_t ldc, int mr, int nr)
+static void kernel_f64(ptrdiff_t k, const void *alpha_, const void *a_, ptrdiff_t rs_a,
+                       ptrdiff_t cs_a, const void *b_, ptrdiff_t rs_b, const void *beta_,
+                       void *c_, ptrdiff_t ldc, int mr, int nr)
 {
+    (void)rs_a, (void)cs_a, (void)rs_b; /* packed panels only (direct = 0) */
     const double *a = a_, *b = b_;
     double *c = c_;
     __m256d acc[MR][2];

@@ -32,8 +32,9 @@ static unsigned lane_mask(int nr, int v, int lanes)
  */
 #define DEFINE_KERNEL(NAME, T, MR, NV, V, VEC, MASK, SET1, SETZERO, LOAD, FMADD, MUL, \
                       LOADZ, STORE_M)                                                \
-    static void NAME(ptrdiff_t k, const void *alpha_, const void *a_, const void *b_,  \
-                     const void *beta_, void *c_, ptrdiff_t ldc, int mr, int nr)      \
+    static void NAME(ptrdiff_t k, const void *alpha_, const void *a_, ptrdiff_t rs_a,  \
+                     ptrdiff_t cs_a, const void *b_, ptrdiff_t rs_b, const void *beta_, \
+                     void *c_, ptrdiff_t ldc, int mr, int nr)                         \
     {                                                                                \
         const T *a = a_, *b = b_;                                                    \
         T *c = c_;                                                                   \
@@ -45,21 +46,14 @@ static unsigned lane_mask(int nr, int v, int lanes)
                 _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                 \
                     _mm_prefetch((const char *)(c + i * ldc + V * v), _MM_HINT_T0);  \
         }                                                                            \
-        for (ptrdiff_t p = 0; p < k; p++) {                                          \
-            VEC bv[NV];                                                              \
-            _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                     \
-            {                                                                        \
-                bv[v] = LOAD(b + V * v);                                             \
-                _mm_prefetch((const char *)(b + FM_B_AHEAD * V * NV + V * v), _MM_HINT_T0); \
-            }                                                                        \
-            _Pragma("GCC unroll 32") for (int i = 0; i < MR; i++)                    \
-            {                                                                        \
-                VEC ai = SET1(a[i]);                                                 \
-                _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                 \
-                    acc[i][v] = FMADD(ai, bv[v], acc[i][v]);                         \
-            }                                                                        \
-            a += MR;                                                                 \
-            b += V * NV;                                                             \
+        /* One k step: NV vectors of B times MR broadcasts of A, A's row i at a   \
+         * + i*RS; the B row FM_B_AHEAD steps on is fetched into L1 meanwhile. */ \
+        if (rs_a == 1) {                                                             \
+            for (ptrdiff_t p = 0; p < k; p++, a += cs_a, b += rs_b)                  \
+                KERNEL_STEP(MR, NV, V, VEC, LOAD, SET1, FMADD, 1)                    \
+        } else {                                                                     \
+            for (ptrdiff_t p = 0; p < k; p++, a += 1, b += rs_b)                     \
+                KERNEL_STEP(MR, NV, V, VEC, LOAD, SET1, FMADD, rs_a)                 \
         }                                                                            \
         const VEC alpha = SET1(*(const T *)alpha_);                                  \
         const T beta_s = *(const T *)beta_;                                          \
@@ -82,13 +76,29 @@ static unsigned lane_mask(int nr, int v, int lanes)
         }                                                                            \
     }
 
+#define KERNEL_STEP(MR, NV, V, VEC, LOAD, SET1, FMADD, RS)                            \
+    {                                                                                \
+        VEC bv[NV];                                                                  \
+        _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                         \
+        {                                                                            \
+            bv[v] = LOAD(b + V * v);                                                 \
+            _mm_prefetch((const char *)(b + FM_B_AHEAD * rs_b + V * v), _MM_HINT_T0); \
+        }                                                                            \
+        _Pragma("GCC unroll 32") for (int i = 0; i < MR; i++)                        \
+        {                                                                            \
+            VEC ai = SET1(a[i * (RS)]);                                              \
+            _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                     \
+                acc[i][v] = FMADD(ai, bv[v], acc[i][v]);                             \
+        }                                                                            \
+    }
+
 #define DEFINE_KERNEL_F32(NAME, MR, NV)                                              \
     DEFINE_KERNEL(NAME, float, MR, NV, 16, __m512, __mmask16, _mm512_set1_ps,         \
-                  _mm512_setzero_ps, _mm512_load_ps, _mm512_fmadd_ps, _mm512_mul_ps,  \
+                  _mm512_setzero_ps, _mm512_loadu_ps, _mm512_fmadd_ps, _mm512_mul_ps,  \
                   _mm512_maskz_loadu_ps, _mm512_mask_storeu_ps)
 #define DEFINE_KERNEL_F64(NAME, MR, NV)                                              \
     DEFINE_KERNEL(NAME, double, MR, NV, 8, __m512d, __mmask8, _mm512_set1_pd,         \
-                  _mm512_setzero_pd, _mm512_load_pd, _mm512_fmadd_pd, _mm512_mul_pd,  \
+                  _mm512_setzero_pd, _mm512_loadu_pd, _mm512_fmadd_pd, _mm512_mul_pd,  \
                   _mm512_maskz_loadu_pd, _mm512_mask_storeu_pd)
 
 /* The main tiles: 12 rows x 2 vectors, 24 accumulators of the 32 ZMM
@@ -242,15 +252,15 @@ DEFINE_PACK_F64(pack_nr_narrow_f64, 8)
 
 const fm_gemm_arch fm_gemm_arch_avx512 = {
     .f32 = {.mr = MR_S, .nr = 16 * NV_S, .mc = FM_AVX512_MC, .kc = FM_AVX512_KC,
-            .nc = FM_AVX512_NC, .kernel = kernel_f32,
+            .nc = FM_AVX512_NC, .kernel = kernel_f32, .direct = 1,
             .pack_a = pack_mr_f32, .pack_b = pack_nr_f32},
     .f64 = {.mr = MR_D, .nr = 8 * NV_D, .mc = FM_AVX512_MC / 2, .kc = FM_AVX512_KC,
-            .nc = FM_AVX512_NC / 2, .kernel = kernel_f64,
+            .nc = FM_AVX512_NC / 2, .kernel = kernel_f64, .direct = 1,
             .pack_a = pack_mr_f64, .pack_b = pack_nr_f64},
     .f32_narrow = {.mr = MR_NARROW, .nr = 16, .mc = FM_AVX512_MC, .kc = FM_AVX512_KC,
-                   .nc = 16, .kernel = kernel_narrow_f32,
+                   .nc = 16, .kernel = kernel_narrow_f32, .direct = 1,
                    .pack_a = pack_mr_narrow_f32, .pack_b = pack_nr_narrow_f32},
     .f64_narrow = {.mr = MR_NARROW, .nr = 8, .mc = FM_AVX512_MC / 2, .kc = FM_AVX512_KC,
-                   .nc = 8, .kernel = kernel_narrow_f64,
+                   .nc = 8, .kernel = kernel_narrow_f64, .direct = 1,
                    .pack_a = pack_mr_narrow_f64, .pack_b = pack_nr_narrow_f64},
 };

@@ -35,9 +35,11 @@
 DEFINE_STORE_TILE(float, store_tile_f32)
 DEFINE_STORE_TILE(double, store_tile_f64)
 
-static void kernel_f32(ptrdiff_t k, const void *alpha_, const void *a_, const void *b_,
-                       const void *beta_, void *c_, ptrdiff_t ldc, int mr, int nr)
+static void kernel_f32(ptrdiff_t k, const void *alpha_, const void *a_, ptrdiff_t rs_a,
+                       ptrdiff_t cs_a, const void *b_, ptrdiff_t rs_b, const void *beta_,
+                       void *c_, ptrdiff_t ldc, int mr, int nr)
 {
+    (void)rs_a, (void)cs_a, (void)rs_b; /* packed panels only (direct = 0) */
     const float *a = a_, *b = b_;
     float *c = c_;
     float alpha = *(const float *)alpha_, beta = *(const float *)beta_;
@@ -56,9 +58,11 @@ static void kernel_f32(ptrdiff_t k, const void *alpha_, const void *a_, const vo
     store_tile_f32(&ab[0][0], NR_S, beta, c, ldc, mr, nr);
 }
 
-static void kernel_f64(ptrdiff_t k, const void *alpha_, const void *a_, const void *b_,
-                       const void *beta_, void *c_, ptrdiff_t ldc, int mr, int nr)
+static void kernel_f64(ptrdiff_t k, const void *alpha_, const void *a_, ptrdiff_t rs_a,
+                       ptrdiff_t cs_a, const void *b_, ptrdiff_t rs_b, const void *beta_,
+                       void *c_, ptrdiff_t ldc, int mr, int nr)
 {
+    (void)rs_a, (void)cs_a, (void)rs_b; /* packed panels only (direct = 0) */
     const double *a = a_, *b = b_;
     double *c = c_;
     double alpha = *(const double *)alpha_, beta = *(const double *)beta_;

@@ -16,18 +16,23 @@
 /*
  * The micro-kernel: C = alpha * A*B + beta * C on one MR x NR tile.
  *
- * a is a packed A panel: k steps of MR values (column kk of the panel is
- * a[kk*MR .. kk*MR+MR-1]); b is a packed B panel: k steps of NR values.
- * Both are zero-padded to full MR / NR and 64-byte aligned. c points at the
- * tile's first element of the row-major C, rows ldc elements apart. Only
- * the top-left mr x nr part of the tile (mr <= MR, nr <= NR) is written.
- * When *beta == 0, C is not read (so NaN in C is ignored), as in BLAS.
- * alpha, beta, a, b and c are float or double as the kernel's type says.
- * Each C element is the sum over kk in order 0..k-1 of its products, so a
- * tile gives the same bits whether it is an edge tile or not.
+ * A is MR x k with element (i, p) at a[i*rs_a + p*cs_a]; B is k x NR with
+ * element (p, j) at b[p*rs_b + j]. Packed panels (zero-padded to full MR /
+ * NR, 64-byte aligned) have rs_a = 1, cs_a = MR, rs_b = NR; a kernel whose
+ * blocking says `direct` also takes A and B straight from the caller's
+ * matrices (any rs_a/cs_a/rs_b, one of rs_a and cs_a being 1), but only for
+ * full tiles: edge panels are always packed, so no kernel reads past the
+ * valid rows or columns. c points at the tile's first element of the
+ * row-major C, rows ldc elements apart; only the top-left mr x nr part
+ * (mr <= MR, nr <= NR) is written. When *beta == 0, C is not read (so NaN
+ * in C is ignored), as in BLAS. alpha, beta, a, b and c are float or double
+ * as the kernel's type says. Each C element is the sum over p in order
+ * 0..k-1 of its products, so a tile gives the same bits whether it is an
+ * edge tile or not, packed or not.
  */
 typedef void (*fm_gemm_ukr)(ptrdiff_t k, const void *alpha, const void *a,
-                            const void *b, const void *beta, void *c,
+                            ptrdiff_t rs_a, ptrdiff_t cs_a, const void *b,
+                            ptrdiff_t rs_b, const void *beta, void *c,
                             ptrdiff_t ldc, int mr, int nr);
 
 /*
@@ -49,6 +54,7 @@ typedef struct {
     ptrdiff_t kc;      /* depth of one packed block */
     ptrdiff_t nc;      /* columns of B packed at once (multiple of nr; L2) */
     fm_gemm_ukr kernel;
+    int direct;        /* kernel takes unpacked full tiles (see above) */
     fm_gemm_pack pack_a; /* W = mr */
     fm_gemm_pack pack_b; /* W = nr */
 } fm_gemm_blocking;
