@@ -16,6 +16,7 @@ from fastmlp import _kernels as _k
 from fastmlp._config import warn_on_bad_env_arch
 from fastmlp.backends import ACTIVATIONS
 from fastmlp.backends import _checks as chk
+from fastmlp.backends._named import named_activation_ops
 
 name = "c"
 
@@ -106,64 +107,9 @@ def activation_backward(name, grad, y, out=None, *, alpha=0.01):
     return out
 
 
-def identity(x, out=None):
-    """Identity: y = x (a copy, or written into out)."""
-    return activation("identity", x, out)
-
-
-def sigmoid(x, out=None):
-    """Logistic sigmoid 1 / (1 + exp(-x)), stable for large |x|."""
-    return activation("sigmoid", x, out)
-
-
-def tanh(x, out=None):
-    """Hyperbolic tangent."""
-    return activation("tanh", x, out)
-
-
-def relu(x, out=None):
-    """max(x, 0)."""
-    return activation("relu", x, out)
-
-
-def leaky_relu(x, alpha=0.01, out=None):
-    """x where x > 0, else alpha * x (alpha >= 0)."""
-    return activation("leaky_relu", x, out, alpha=alpha)
-
-
-def softmax(x, out=None):
-    """Softmax over the last axis, max-subtracted for stability."""
-    return activation("softmax", x, out)
-
-
-def identity_backward(grad, y, out=None):
-    """grad (the identity's derivative is 1)."""
-    return activation_backward("identity", grad, y, out)
-
-
-def sigmoid_backward(grad, y, out=None):
-    """grad * y * (1 - y)."""
-    return activation_backward("sigmoid", grad, y, out)
-
-
-def tanh_backward(grad, y, out=None):
-    """grad * (1 - y**2)."""
-    return activation_backward("tanh", grad, y, out)
-
-
-def relu_backward(grad, y, out=None):
-    """grad where y > 0, else 0."""
-    return activation_backward("relu", grad, y, out)
-
-
-def leaky_relu_backward(grad, y, alpha=0.01, out=None):
-    """grad where y > 0, else alpha * grad."""
-    return activation_backward("leaky_relu", grad, y, out, alpha=alpha)
-
-
-def softmax_backward(grad, y, out=None):
-    """y * (grad - sum(grad * y, axis=-1, keepdims=True))."""
-    return activation_backward("softmax", grad, y, out)
+# relu, relu_backward and the other named ops: one-line calls to the two
+# functions above, the same in both backends, so written once in _named.
+globals().update(named_activation_ops(activation, activation_backward, __name__))
 
 
 # ---- bias gradient -----------------------------------------------------------
