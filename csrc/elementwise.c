@@ -17,12 +17,10 @@
 
 #include "elementwise.h"
 #include "fastmlp.h"
+#include "parallel.h"
 
 #include <string.h>
 #include <tgmath.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 /* Parallelise only from this many elements. A parallel region costs ~0.8 us
  * on 2 threads; these are where the serial loop takes ~4 us or more, so two
@@ -38,37 +36,9 @@
 #define FM_COLS_MAX 256
 #define FM_PAR_MIN_COLSUM 65536
 
-static int max_threads(void)
-{
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
-
 static int uses_exp(int act)
 {
     return act == FM_ACT_SIGMOID || act == FM_ACT_TANH || act == FM_ACT_SOFTMAX;
-}
-
-/* Whether n elements of work, parallel from min, get a parallel region. */
-static int parallel_pays(ptrdiff_t n, ptrdiff_t min)
-{
-    return n >= min && max_threads() > 1;
-}
-
-/* The calling thread's share [*lo, *hi) of n items: contiguous, in thread
- * order, all threads of the team together covering [0, n). */
-static void thread_share(ptrdiff_t n, ptrdiff_t *lo, ptrdiff_t *hi)
-{
-#ifdef _OPENMP
-    ptrdiff_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-#else
-    ptrdiff_t t = 0, nt = 1;
-#endif
-    *lo = n * t / nt;
-    *hi = n * (t + 1) / nt;
 }
 
 #define FM_T float
@@ -298,7 +268,7 @@ void FM_NAME(fm_column_sum)(ptrdiff_t rows, ptrdiff_t cols, const FM_T *x, FM_T 
         return;
     /* Column blocks are independent and each sums its rows in order, so the
      * block width (which follows the thread count) never changes a result. */
-    int nt = rows * cols >= FM_PAR_MIN_COLSUM ? max_threads() : 1;
+    int nt = rows * cols >= FM_PAR_MIN_COLSUM ? fm_get_num_threads() : 1;
     ptrdiff_t w = (cols + nt - 1) / nt;
     w = (w + 15) / 16 * 16;
     w = w < FM_COLS_MAX ? w : FM_COLS_MAX;

@@ -18,13 +18,11 @@
 
 #include "elementwise.h"
 #include "fastmlp.h"
+#include "parallel.h"
 
 #include <math.h>
 #include <string.h>
 #include <tgmath.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 /* About this many elements per chunk, and never more than FM_MAX_CHUNKS
  * chunks, so the partial sums fit in a small array on the stack. Chunks are
@@ -37,15 +35,6 @@
  * two threads); mae 1.7, softmax cross-entropy 3-4 (10 classes), BCE 9. */
 #define FM_PAR_MIN_SLOW 4096
 #define FM_PAR_MIN_CHEAP 16384
-
-static int max_threads(void)
-{
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
 
 /* Items per chunk for `items` items of `width` elements each. */
 static ptrdiff_t chunk_items(ptrdiff_t items, ptrdiff_t width)
@@ -109,7 +98,7 @@ static double FM_NAME(sum_chunks)(FM_NAME(chunk_fn) f, const FM_NAME(loss_args) 
     ptrdiff_t ck = chunk_items(items, width);
     ptrdiff_t nc = (items + ck - 1) / ck;
     double part[FM_MAX_CHUNKS];
-    if (nc < 2 || items * width < par_min || max_threads() < 2) {
+    if (nc < 2 || !parallel_pays(items * width, par_min)) {
         for (ptrdiff_t c = 0; c < nc; c++)
             part[c] = f(a, c * ck, items - c * ck < ck ? items : c * ck + ck);
         return sum_in_order(part, nc);

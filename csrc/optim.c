@@ -31,12 +31,10 @@
 #ifndef FM_T
 
 #include "fastmlp.h"
+#include "parallel.h"
 
 #include <math.h>
 #include <tgmath.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 #if defined(__x86_64__) || defined(__i386__) || defined(_M_X64)
 #include <xmmintrin.h>
 #define FM_HAVE_MXCSR 1
@@ -49,15 +47,6 @@
  * 4.8 us. */
 #define FM_PAR_MIN_CHEAP 32768 /* sgd, momentum */
 #define FM_PAR_MIN_SQRT 16384  /* adagrad, rmsprop, adam: a sqrt and a divide */
-
-static int max_threads(void)
-{
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
 
 /* Set flush-to-zero and denormals-are-zero for this thread; returns the
  * old state for denormals_restore. MXCSR is per thread. */
@@ -79,19 +68,6 @@ static void denormals_restore(unsigned old)
 #else
     (void)old;
 #endif
-}
-
-/* The calling thread's share [*lo, *hi) of n items: contiguous, in thread
- * order, all threads of the team together covering [0, n). */
-static void thread_share(ptrdiff_t n, ptrdiff_t *lo, ptrdiff_t *hi)
-{
-#ifdef _OPENMP
-    ptrdiff_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-#else
-    ptrdiff_t t = 0, nt = 1;
-#endif
-    *lo = n * t / nt;
-    *hi = n * (t + 1) / nt;
 }
 
 #define FM_T float
@@ -123,7 +99,7 @@ typedef void (*FM_NAME(range_fn))(const FM_NAME(optim_args) *a, ptrdiff_t i0, pt
 static void FM_NAME(for_ranges)(FM_NAME(range_fn) f, const FM_NAME(optim_args) *a,
                                 ptrdiff_t n, ptrdiff_t par_min)
 {
-    if (n < par_min || max_threads() < 2) {
+    if (!parallel_pays(n, par_min)) {
         unsigned csr = denormals_off();
         f(a, 0, n);
         denormals_restore(csr);
