@@ -25,6 +25,14 @@ from fastmlp.datasets.idx import load_idx
 
 ROLES = ("train_images", "train_labels", "test_images", "test_labels")
 
+# The file of each role as MNIST publishes them (Fashion-MNIST keeps the names).
+MNIST_FILES = {
+    "train_images": "train-images-idx3-ubyte.gz",
+    "train_labels": "train-labels-idx1-ubyte.gz",
+    "test_images": "t10k-images-idx3-ubyte.gz",
+    "test_labels": "t10k-labels-idx1-ubyte.gz",
+}
+
 
 class DatasetNotFoundError(FileNotFoundError):
     """The files of a dataset are nowhere to be found and cannot be downloaded."""

@@ -15,12 +15,7 @@ from fastmlp.datasets import idx_dataset
 
 NAME = "mnist"
 
-FILES = {
-    "train_images": "train-images-idx3-ubyte.gz",
-    "train_labels": "train-labels-idx1-ubyte.gz",
-    "test_images": "t10k-images-idx3-ubyte.gz",
-    "test_labels": "t10k-labels-idx1-ubyte.gz",
-}
+FILES = dict(idx_dataset.MNIST_FILES)
 
 # Tried in turn: the copies torchvision and TensorFlow download from.
 MIRRORS = [
