@@ -266,3 +266,87 @@ def check_inplace_or_disjoint(op: str, name: str, out: np.ndarray, arg: str, arr
     if not same and np.may_share_memory(out, arr):
         raise ValueError(f"{op}: {name} partly overlaps {arg}; pass {arg} itself for in-place, "
                          "or a separate buffer")
+
+
+# ---- the checks of whole ops ------------------------------------------------
+# Both backends start these ops with one call here, so a bad argument fails
+# with the same message, found in the same order, whichever backend runs.
+
+def gemm_args(a: object, b: object, out: object, trans_a: bool, trans_b: bool, alpha: object,
+              beta: object, bias: object, activation: object, slope: object) -> tuple:
+    """Check the arguments of gemm; return (a, b, out, bias, alpha, beta,
+    act, slope) with the arrays contiguous and out allocated if None."""
+    a, b = as_float_arrays("gemm", a=a, b=b)
+    m, n = gemm_shapes(a, b, trans_a, trans_b)
+    alpha = check_scalar("gemm", "alpha", alpha)
+    beta = check_scalar("gemm", "beta", beta)
+    act = check_activation("gemm", activation)
+    slope = check_scalar("gemm", "slope", slope, low=0.0)
+    if bias is not None:
+        (bias,) = as_float_arrays("gemm", bias=bias)
+        check_bias(bias, n, a.dtype)
+    if beta != 0.0 and out is None:
+        raise ValueError("gemm: beta != 0 needs out= holding the C to add")
+    out = prepare_out("gemm", "out", out, (m, n), a.dtype)
+    check_no_overlap("gemm", "out", out, a=a, b=b, bias=bias)
+    return a, b, out, bias, alpha, beta, act, slope
+
+
+def activation_args(name: object, x: object, out: object,
+                    alpha: object) -> tuple[str, np.ndarray, float, np.ndarray]:
+    """Check the arguments of activation(name, x, out, alpha=...); return
+    (act, x, slope, out)."""
+    act = check_activation("activation", name)
+    (x,) = as_float_arrays(act, x=x)
+    slope = check_scalar(act, "alpha", alpha, low=0.0)
+    if act == "softmax":
+        check_min_ndim(act, "x", x, 1)
+    out = prepare_out(act, "out", out, x.shape, x.dtype)
+    check_inplace_or_disjoint(act, "out", out, "x", x)
+    return act, x, slope, out
+
+
+def activation_backward_args(
+    name: object, grad: object, y: object, out: object, alpha: object
+) -> tuple[str, np.ndarray, np.ndarray, float, np.ndarray]:
+    """Check the arguments of activation_backward(name, grad, y, out,
+    alpha=...); return (act, grad, y, slope, out)."""
+    act = check_activation("activation_backward", name)
+    op = f"{act}_backward"
+    grad, y = as_float_arrays(op, grad=grad, y=y)
+    check_same_shape(op, ("grad", "y"), grad, y)
+    slope = check_scalar(op, "alpha", alpha, low=0.0)
+    if act == "softmax":
+        check_min_ndim(op, "y", y, 1)
+    out = prepare_out(op, "out", out, y.shape, y.dtype)
+    check_inplace_or_disjoint(op, "out", out, "grad", grad)
+    check_no_overlap(op, "out", out, y=y)
+    return act, grad, y, slope, out
+
+
+def loss_inputs(op: str, first: str, x: object, target: object, grad: object,
+                ndim: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Check a fused loss's input (called ``first``), its same-shaped target
+    and its grad buffer; return (x, target, grad)."""
+    x, target = as_float_arrays(op, **{first: x, "target": target})
+    check_same_shape(op, (first, "target"), x, target)
+    if ndim is not None:
+        check_ndim(op, first, x, ndim)
+    grad = prepare_out(op, "grad", grad, x.shape, x.dtype)
+    check_no_overlap(op, "grad", grad, **{first: x, "target": target})
+    return x, target, grad
+
+
+def sparse_softmax_cross_entropy_args(
+    logits: object, labels: object, grad: object
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Check the arguments of sparse_softmax_cross_entropy; return
+    (logits, labels as int64, grad)."""
+    op = "sparse_softmax_cross_entropy"
+    (z,) = as_float_arrays(op, logits=logits)
+    check_ndim(op, "logits", z, 2)
+    check_nonempty(op, "logits", z)
+    labels = check_labels(op, labels, z.shape[0], z.shape[1])
+    grad = prepare_out(op, "grad", grad, z.shape, z.dtype)
+    check_no_overlap(op, "grad", grad, logits=z)
+    return z, labels, grad

@@ -8,7 +8,7 @@ calls one binding in ``fastmlp._kernels``, which releases the GIL.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator, Optional
+from typing import Iterator
 
 import numpy as np
 
@@ -49,19 +49,8 @@ def forced_arch(arch: str) -> Iterator[None]:
 def gemm(a, b, out=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0,
          bias=None, activation="identity", slope=0.01):
     """out = act(alpha * op(a) @ op(b) + beta * out + bias); see fastmlp.backends."""
-    a, b = chk.as_float_arrays("gemm", a=a, b=b)
-    m, n = chk.gemm_shapes(a, b, trans_a, trans_b)
-    alpha = chk.check_scalar("gemm", "alpha", alpha)
-    beta = chk.check_scalar("gemm", "beta", beta)
-    act = chk.check_activation("gemm", activation)
-    slope = chk.check_scalar("gemm", "slope", slope, low=0.0)
-    if bias is not None:
-        (bias,) = chk.as_float_arrays("gemm", bias=bias)
-        chk.check_bias(bias, n, a.dtype)
-    if beta != 0.0 and out is None:
-        raise ValueError("gemm: beta != 0 needs out= holding the C to add")
-    out = chk.prepare_out("gemm", "out", out, (m, n), a.dtype)
-    chk.check_no_overlap("gemm", "out", out, a=a, b=b, bias=bias)
+    a, b, out, bias, alpha, beta, act, slope = chk.gemm_args(
+        a, b, out, trans_a, trans_b, alpha, beta, bias, activation, slope)
     _k.gemm(bool(trans_a), bool(trans_b), alpha, a, b, beta, out, bias, _ACT_CODE[act], slope)
     return out
 
@@ -77,13 +66,7 @@ def _rows_cols(x: np.ndarray, act: str) -> tuple[int, int]:
 
 def activation(name, x, out=None, *, alpha=0.01):
     """y = name(x); softmax over the last axis."""
-    act = chk.check_activation("activation", name)
-    (x,) = chk.as_float_arrays(act, x=x)
-    slope = chk.check_scalar(act, "alpha", alpha, low=0.0)
-    if act == "softmax":
-        chk.check_min_ndim(act, "x", x, 1)
-    out = chk.prepare_out(act, "out", out, x.shape, x.dtype)
-    chk.check_inplace_or_disjoint(act, "out", out, "x", x)
+    act, x, slope, out = chk.activation_args(name, x, out, alpha)
     rows, cols = _rows_cols(x, act)
     _k.act_forward(_ACT_CODE[act], slope, rows, cols, x.reshape(-1), out.reshape(-1))
     return out
@@ -91,16 +74,7 @@ def activation(name, x, out=None, *, alpha=0.01):
 
 def activation_backward(name, grad, y, out=None, *, alpha=0.01):
     """grad * act'(.) expressed through the forward output y."""
-    act = chk.check_activation("activation_backward", name)
-    op = f"{act}_backward"
-    grad, y = chk.as_float_arrays(op, grad=grad, y=y)
-    chk.check_same_shape(op, ("grad", "y"), grad, y)
-    slope = chk.check_scalar(op, "alpha", alpha, low=0.0)
-    if act == "softmax":
-        chk.check_min_ndim(op, "y", y, 1)
-    out = chk.prepare_out(op, "out", out, y.shape, y.dtype)
-    chk.check_inplace_or_disjoint(op, "out", out, "grad", grad)
-    chk.check_no_overlap(op, "out", out, y=y)
+    act, grad, y, slope, out = chk.activation_backward_args(name, grad, y, out, alpha)
     rows, cols = _rows_cols(y, act)
     _k.act_backward(_ACT_CODE[act], slope, rows, cols, grad.reshape(-1), y.reshape(-1),
                     out.reshape(-1))
@@ -125,38 +99,22 @@ def column_sum(x, out=None):
 
 # ---- fused losses ------------------------------------------------------------
 
-def _loss_inputs(op: str, first: str, x, target, grad, ndim: Optional[int] = None):
-    x, target = chk.as_float_arrays(op, **{first: x, "target": target})
-    chk.check_same_shape(op, (first, "target"), x, target)
-    if ndim is not None:
-        chk.check_ndim(op, first, x, ndim)
-    grad = chk.prepare_out(op, "grad", grad, x.shape, x.dtype)
-    chk.check_no_overlap(op, "grad", grad, **{first: x, "target": target})
-    return x, target, grad
-
-
 def softmax_cross_entropy(logits, target, grad=None):
     """Mean categorical cross-entropy of softmax(logits); grad w.r.t. logits."""
     op = "softmax_cross_entropy"
-    z, t, grad = _loss_inputs(op, "logits", logits, target, grad, ndim=2)
+    z, t, grad = chk.loss_inputs(op, "logits", logits, target, grad, ndim=2)
     chk.check_nonempty(op, "logits", z)
     return _k.softmax_xent(z, t, grad), grad
 
 
 def sparse_softmax_cross_entropy(logits, labels, grad=None):
     """Mean cross-entropy of softmax(logits) against integer labels."""
-    op = "sparse_softmax_cross_entropy"
-    (z,) = chk.as_float_arrays(op, logits=logits)
-    chk.check_ndim(op, "logits", z, 2)
-    chk.check_nonempty(op, "logits", z)
-    labels = chk.check_labels(op, labels, z.shape[0], z.shape[1])
-    grad = chk.prepare_out(op, "grad", grad, z.shape, z.dtype)
-    chk.check_no_overlap(op, "grad", grad, logits=z)
+    z, labels, grad = chk.sparse_softmax_cross_entropy_args(logits, labels, grad)
     return _k.softmax_xent_sparse(z, labels, grad), grad
 
 
 def _elementwise_loss(op: str, code: int, first: str, x, target, grad):
-    x, t, grad = _loss_inputs(op, first, x, target, grad)
+    x, t, grad = chk.loss_inputs(op, first, x, target, grad)
     chk.check_nonempty(op, first, x)
     loss = _k.elementwise_loss(code, x.reshape(-1), t.reshape(-1), grad.reshape(-1))
     return loss, grad

@@ -13,8 +13,6 @@ returned as Python floats, are summed in float64.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 
 from fastmlp.backends import _checks as chk
@@ -28,19 +26,8 @@ name = "numpy"
 def gemm(a, b, out=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0,
          bias=None, activation="identity", slope=0.01):
     """out = act(alpha * op(a) @ op(b) + beta * out + bias); see fastmlp.backends."""
-    a, b = chk.as_float_arrays("gemm", a=a, b=b)
-    m, n = chk.gemm_shapes(a, b, trans_a, trans_b)
-    alpha = chk.check_scalar("gemm", "alpha", alpha)
-    beta = chk.check_scalar("gemm", "beta", beta)
-    act = chk.check_activation("gemm", activation)
-    slope = chk.check_scalar("gemm", "slope", slope, low=0.0)
-    if bias is not None:
-        (bias,) = chk.as_float_arrays("gemm", bias=bias)
-        chk.check_bias(bias, n, a.dtype)
-    if beta != 0.0 and out is None:
-        raise ValueError("gemm: beta != 0 needs out= holding the C to add")
-    out = chk.prepare_out("gemm", "out", out, (m, n), a.dtype)
-    chk.check_no_overlap("gemm", "out", out, a=a, b=b, bias=bias)
+    a, b, out, bias, alpha, beta, act, slope = chk.gemm_args(
+        a, b, out, trans_a, trans_b, alpha, beta, bias, activation, slope)
 
     product = np.matmul(a.T if trans_a else a, b.T if trans_b else b)
     if alpha != 1.0:
@@ -105,29 +92,14 @@ def _backward(act: str, grad: np.ndarray, y: np.ndarray, out: np.ndarray, slope:
 
 def activation(name, x, out=None, *, alpha=0.01):
     """y = name(x); softmax over the last axis."""
-    act = chk.check_activation("activation", name)
-    (x,) = chk.as_float_arrays(act, x=x)
-    slope = chk.check_scalar(act, "alpha", alpha, low=0.0)
-    if act == "softmax":
-        chk.check_min_ndim(act, "x", x, 1)
-    out = chk.prepare_out(act, "out", out, x.shape, x.dtype)
-    chk.check_inplace_or_disjoint(act, "out", out, "x", x)
+    act, x, slope, out = chk.activation_args(name, x, out, alpha)
     _forward(act, x, out, slope)
     return out
 
 
 def activation_backward(name, grad, y, out=None, *, alpha=0.01):
     """grad * act'(.) expressed through the forward output y."""
-    act = chk.check_activation("activation_backward", name)
-    op = f"{act}_backward"
-    grad, y = chk.as_float_arrays(op, grad=grad, y=y)
-    chk.check_same_shape(op, ("grad", "y"), grad, y)
-    slope = chk.check_scalar(op, "alpha", alpha, low=0.0)
-    if act == "softmax":
-        chk.check_min_ndim(op, "y", y, 1)
-    out = chk.prepare_out(op, "out", out, y.shape, y.dtype)
-    chk.check_inplace_or_disjoint(op, "out", out, "grad", grad)
-    chk.check_no_overlap(op, "out", out, y=y)
+    act, grad, y, slope, out = chk.activation_backward_args(name, grad, y, out, alpha)
     _backward(act, grad, y, out, slope)
     return out
 
@@ -150,16 +122,6 @@ def column_sum(x, out=None):
 
 # ---- fused losses ------------------------------------------------------------
 
-def _loss_inputs(op: str, first: str, x, target, grad, ndim: Optional[int] = None):
-    x, target = chk.as_float_arrays(op, **{first: x, "target": target})
-    chk.check_same_shape(op, (first, "target"), x, target)
-    if ndim is not None:
-        chk.check_ndim(op, first, x, ndim)
-    grad = chk.prepare_out(op, "grad", grad, x.shape, x.dtype)
-    chk.check_no_overlap(op, "grad", grad, **{first: x, "target": target})
-    return x, target, grad
-
-
 def _mean(terms: np.ndarray, count: int) -> float:
     """Sum per-element (or per-row) loss terms in float64 and divide."""
     return float(np.sum(terms, dtype=np.float64) / count)
@@ -181,7 +143,7 @@ def softmax_cross_entropy(logits, target, grad=None):
     sum to one, and stays exact for those that do not (e.g. label noise).
     """
     op = "softmax_cross_entropy"
-    z, t, grad = _loss_inputs(op, "logits", logits, target, grad, ndim=2)
+    z, t, grad = chk.loss_inputs(op, "logits", logits, target, grad, ndim=2)
     chk.check_nonempty(op, "logits", z)
     rows = z.shape[0]
     log_p, p = _log_softmax(z)
@@ -196,13 +158,7 @@ def sparse_softmax_cross_entropy(logits, labels, grad=None):
     loss = mean over rows of -log softmax(z)[label]; the gradient is
     (softmax(z) - onehot(label)) / rows.
     """
-    op = "sparse_softmax_cross_entropy"
-    (z,) = chk.as_float_arrays(op, logits=logits)
-    chk.check_ndim(op, "logits", z, 2)
-    chk.check_nonempty(op, "logits", z)
-    labels = chk.check_labels(op, labels, z.shape[0], z.shape[1])
-    grad = chk.prepare_out(op, "grad", grad, z.shape, z.dtype)
-    chk.check_no_overlap(op, "grad", grad, logits=z)
+    z, labels, grad = chk.sparse_softmax_cross_entropy_args(logits, labels, grad)
     rows = z.shape[0]
     every_row = np.arange(rows)
     log_p, p = _log_softmax(z)
@@ -220,7 +176,7 @@ def sigmoid_binary_cross_entropy(logits, target, grad=None):
     gradient is (s(z) - t) / size.
     """
     op = "sigmoid_binary_cross_entropy"
-    z, t, grad = _loss_inputs(op, "logits", logits, target, grad)
+    z, t, grad = chk.loss_inputs(op, "logits", logits, target, grad)
     chk.check_nonempty(op, "logits", z)
     terms = np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z)))
     loss = _mean(terms, z.size)
@@ -233,7 +189,7 @@ def sigmoid_binary_cross_entropy(logits, target, grad=None):
 def mean_squared_error(y, target, grad=None):
     """mean((y - target)**2) over all elements; grad 2 (y - target) / size."""
     op = "mean_squared_error"
-    y, t, grad = _loss_inputs(op, "y", y, target, grad)
+    y, t, grad = chk.loss_inputs(op, "y", y, target, grad)
     chk.check_nonempty(op, "y", y)
     diff = y - t
     loss = _mean(diff * diff, y.size)
@@ -244,7 +200,7 @@ def mean_squared_error(y, target, grad=None):
 def mean_absolute_error(y, target, grad=None):
     """mean(|y - target|) over all elements; grad sign(y - target) / size."""
     op = "mean_absolute_error"
-    y, t, grad = _loss_inputs(op, "y", y, target, grad)
+    y, t, grad = chk.loss_inputs(op, "y", y, target, grad)
     chk.check_nonempty(op, "y", y)
     diff = y - t
     loss = _mean(np.abs(diff), y.size)
