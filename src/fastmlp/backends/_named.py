@@ -2,21 +2,31 @@
 
 Each is a one-line call to a backend's ``activation`` or
 ``activation_backward``, the same in both backends; ``named_activation_ops``
-builds them over one backend's pair, and each backend module sets them as its
-own attributes, so ``fastmlp.backends.c.relu`` stays a plain function with the
-signature and docstring the op contract gives it.
+builds them for one backend module, which sets them as its own attributes, so
+``fastmlp.backends.c.relu`` stays a plain function with the signature and
+docstring the op contract gives it.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 
-def named_activation_ops(activation: Callable, activation_backward: Callable,
-                         module: str) -> dict[str, Callable]:
-    """Return {name: op} for the named forward and backward activation ops,
-    calling ``activation`` / ``activation_backward``, each op presenting
-    itself as a function of ``module`` (for repr, pickling and help())."""
+def named_activation_ops(namespace: dict[str, Any]) -> dict[str, Callable]:
+    """Return {name: op} for the named forward and backward activation ops of
+    the backend module whose globals() is ``namespace``.
+
+    Each op looks up the module's ``activation`` / ``activation_backward``
+    when called, as a function written in that module would (so patching
+    them in a test reaches ``relu`` too), and presents itself as a function
+    of that module (for repr, pickling and help()).
+    """
+
+    def activation(*args, **kwargs):
+        return namespace["activation"](*args, **kwargs)
+
+    def activation_backward(*args, **kwargs):
+        return namespace["activation_backward"](*args, **kwargs)
 
     def identity(x, out=None):
         """Identity: y = x (a copy, or written into out)."""
@@ -70,6 +80,6 @@ def named_activation_ops(activation: Callable, activation_backward: Callable,
            identity_backward, sigmoid_backward, tanh_backward, relu_backward,
            leaky_relu_backward, softmax_backward)
     for op in ops:
-        op.__module__ = module
+        op.__module__ = namespace["__name__"]
         op.__qualname__ = op.__name__
     return {op.__name__: op for op in ops}

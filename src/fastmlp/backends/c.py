@@ -83,7 +83,7 @@ def activation_backward(name, grad, y, out=None, *, alpha=0.01):
 
 # relu, relu_backward and the other named ops: one-line calls to the two
 # functions above, the same in both backends, so written once in _named.
-globals().update(named_activation_ops(activation, activation_backward, __name__))
+globals().update(named_activation_ops(globals()))
 
 
 # ---- bias gradient -----------------------------------------------------------
