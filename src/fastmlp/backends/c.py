@@ -8,9 +8,10 @@ calls one binding in ``fastmlp._kernels``, which releases the GIL.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from typing import Iterator, Optional
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from fastmlp import _kernels as _k
 from fastmlp._config import warn_on_bad_env_arch
@@ -46,8 +47,10 @@ def forced_arch(arch: str) -> Iterator[None]:
 
 # ---- GEMM --------------------------------------------------------------------
 
-def gemm(a, b, out=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0,
-         bias=None, activation="identity", slope=0.01):
+def gemm(a: ArrayLike, b: ArrayLike, out: Optional[np.ndarray] = None, *, trans_a: bool = False,
+         trans_b: bool = False, alpha: float = 1.0, beta: float = 0.0,
+         bias: Optional[ArrayLike] = None, activation: Optional[str] = "identity",
+         slope: float = 0.01) -> np.ndarray:
     """out = act(alpha * op(a) @ op(b) + beta * out + bias); see fastmlp.backends."""
     a, b, out, bias, alpha, beta, act, slope = chk.gemm_args(
         a, b, out, trans_a, trans_b, alpha, beta, bias, activation, slope)
@@ -64,7 +67,8 @@ def _rows_cols(x: np.ndarray, act: str) -> tuple[int, int]:
     return 1, x.size
 
 
-def activation(name, x, out=None, *, alpha=0.01):
+def activation(name: Optional[str], x: ArrayLike, out: Optional[np.ndarray] = None, *,
+               alpha: float = 0.01) -> np.ndarray:
     """y = name(x); softmax over the last axis."""
     act, x, slope, out = chk.activation_args(name, x, out, alpha)
     rows, cols = _rows_cols(x, act)
@@ -72,7 +76,8 @@ def activation(name, x, out=None, *, alpha=0.01):
     return out
 
 
-def activation_backward(name, grad, y, out=None, *, alpha=0.01):
+def activation_backward(name: Optional[str], grad: ArrayLike, y: ArrayLike,
+                        out: Optional[np.ndarray] = None, *, alpha: float = 0.01) -> np.ndarray:
     """grad * act'(.) expressed through the forward output y."""
     act, grad, y, slope, out = chk.activation_backward_args(name, grad, y, out, alpha)
     rows, cols = _rows_cols(y, act)
@@ -88,7 +93,7 @@ globals().update(named_activation_ops(globals()))
 
 # ---- bias gradient -----------------------------------------------------------
 
-def column_sum(x, out=None):
+def column_sum(x: ArrayLike, out: Optional[np.ndarray] = None) -> np.ndarray:
     """Sum over axis 0 of a 2-D array (the bias gradient)."""
     (x,) = chk.as_float_arrays("column_sum", x=x)
     chk.check_ndim("column_sum", "x", x, 2)
@@ -99,7 +104,8 @@ def column_sum(x, out=None):
 
 # ---- fused losses ------------------------------------------------------------
 
-def softmax_cross_entropy(logits, target, grad=None):
+def softmax_cross_entropy(logits: ArrayLike, target: ArrayLike,
+                          grad: Optional[np.ndarray] = None) -> tuple[float, np.ndarray]:
     """Mean categorical cross-entropy of softmax(logits); grad w.r.t. logits."""
     op = "softmax_cross_entropy"
     z, t, grad = chk.loss_inputs(op, "logits", logits, target, grad, ndim=2)
@@ -107,7 +113,8 @@ def softmax_cross_entropy(logits, target, grad=None):
     return _k.softmax_xent(z, t, grad), grad
 
 
-def sparse_softmax_cross_entropy(logits, labels, grad=None):
+def sparse_softmax_cross_entropy(logits: ArrayLike, labels: ArrayLike,
+                                 grad: Optional[np.ndarray] = None) -> tuple[float, np.ndarray]:
     """Mean cross-entropy of softmax(logits) against integer labels."""
     z, labels, grad = chk.sparse_softmax_cross_entropy_args(logits, labels, grad)
     return _k.softmax_xent_sparse(z, labels, grad), grad
@@ -120,22 +127,26 @@ def _elementwise_loss(op: str, code: int, first: str, x, target, grad):
     return loss, grad
 
 
-def sigmoid_binary_cross_entropy(logits, target, grad=None):
+def sigmoid_binary_cross_entropy(logits: ArrayLike, target: ArrayLike,
+                                 grad: Optional[np.ndarray] = None) -> tuple[float, np.ndarray]:
     """Mean binary cross-entropy of sigmoid(logits); grad w.r.t. logits."""
     return _elementwise_loss("sigmoid_binary_cross_entropy", _BCE, "logits", logits, target, grad)
 
 
-def mean_squared_error(y, target, grad=None):
+def mean_squared_error(y: ArrayLike, target: ArrayLike,
+                       grad: Optional[np.ndarray] = None) -> tuple[float, np.ndarray]:
     """mean((y - target)**2) over all elements; grad w.r.t. y."""
     return _elementwise_loss("mean_squared_error", _MSE, "y", y, target, grad)
 
 
-def mean_absolute_error(y, target, grad=None):
+def mean_absolute_error(y: ArrayLike, target: ArrayLike,
+                        grad: Optional[np.ndarray] = None) -> tuple[float, np.ndarray]:
     """mean(|y - target|) over all elements; grad sign(y - target) / size."""
     return _elementwise_loss("mean_absolute_error", _MAE, "y", y, target, grad)
 
 
-def sum_squared_error(y, target, grad=None):
+def sum_squared_error(y: ArrayLike, target: ArrayLike,
+                      grad: Optional[np.ndarray] = None) -> tuple[float, np.ndarray]:
     """Textbook 1/2 * sum of squared errors per sample, averaged over samples."""
     op = "sum_squared_error"
     y, t = chk.as_float_arrays(op, y=y, target=target)
@@ -149,7 +160,8 @@ def sum_squared_error(y, target, grad=None):
 
 # ---- optimizers ----------------------------------------------------------------
 
-def sgd_update(params, grads, *, learning_rate, weight_decay=0.0):
+def sgd_update(params: np.ndarray, grads: ArrayLike, *, learning_rate: float,
+               weight_decay: float = 0.0) -> None:
     """params -= learning_rate * (grads + weight_decay * params), in place."""
     op = "sgd_update"
     params, grads = chk.optimizer_buffers(op, params, grads)
@@ -157,8 +169,9 @@ def sgd_update(params, grads, *, learning_rate, weight_decay=0.0):
     _k.sgd(params, grads, h["learning_rate"], h["weight_decay"])
 
 
-def momentum_update(params, grads, velocity, *, learning_rate, momentum, nesterov=False,
-                    weight_decay=0.0):
+def momentum_update(params: np.ndarray, grads: ArrayLike, velocity: np.ndarray, *,
+                    learning_rate: float, momentum: float, nesterov: bool = False,
+                    weight_decay: float = 0.0) -> None:
     """Keras SGD with momentum (and Nesterov), in place."""
     op = "momentum_update"
     params, grads, velocity = chk.optimizer_buffers(op, params, grads, velocity=velocity)
@@ -168,7 +181,8 @@ def momentum_update(params, grads, velocity, *, learning_rate, momentum, nestero
                 h["weight_decay"])
 
 
-def adagrad_update(params, grads, accumulator, *, learning_rate, epsilon, weight_decay=0.0):
+def adagrad_update(params: np.ndarray, grads: ArrayLike, accumulator: np.ndarray, *,
+                   learning_rate: float, epsilon: float, weight_decay: float = 0.0) -> None:
     """Keras Adagrad, in place."""
     op = "adagrad_update"
     params, grads, accumulator = chk.optimizer_buffers(op, params, grads, accumulator=accumulator)
@@ -177,7 +191,9 @@ def adagrad_update(params, grads, accumulator, *, learning_rate, epsilon, weight
     _k.adagrad(params, grads, accumulator, h["learning_rate"], h["epsilon"], h["weight_decay"])
 
 
-def rmsprop_update(params, grads, mean_square, *, learning_rate, rho, epsilon, weight_decay=0.0):
+def rmsprop_update(params: np.ndarray, grads: ArrayLike, mean_square: np.ndarray, *,
+                   learning_rate: float, rho: float, epsilon: float,
+                   weight_decay: float = 0.0) -> None:
     """Keras RMSprop, in place."""
     op = "rmsprop_update"
     params, grads, mean_square = chk.optimizer_buffers(op, params, grads, mean_square=mean_square)
@@ -187,8 +203,9 @@ def rmsprop_update(params, grads, mean_square, *, learning_rate, rho, epsilon, w
                h["weight_decay"])
 
 
-def adam_update(params, grads, m, v, *, step, learning_rate, beta_1, beta_2, epsilon,
-                weight_decay=0.0):
+def adam_update(params: np.ndarray, grads: ArrayLike, m: np.ndarray, v: np.ndarray, *,
+                step: int, learning_rate: float, beta_1: float, beta_2: float, epsilon: float,
+                weight_decay: float = 0.0) -> None:
     """Adam with bias correction (Kingma & Ba, Keras's epsilon), in place."""
     op = "adam_update"
     params, grads, m, v = chk.optimizer_buffers(op, params, grads, m=m, v=v)

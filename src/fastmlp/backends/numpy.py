@@ -13,7 +13,10 @@ returned as Python floats, are summed in float64.
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from fastmlp.backends import _checks as chk
 from fastmlp.backends._named import named_activation_ops
@@ -23,8 +26,10 @@ name = "numpy"
 
 # ---- GEMM --------------------------------------------------------------------
 
-def gemm(a, b, out=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0,
-         bias=None, activation="identity", slope=0.01):
+def gemm(a: ArrayLike, b: ArrayLike, out: Optional[np.ndarray] = None, *, trans_a: bool = False,
+         trans_b: bool = False, alpha: float = 1.0, beta: float = 0.0,
+         bias: Optional[ArrayLike] = None, activation: Optional[str] = "identity",
+         slope: float = 0.01) -> np.ndarray:
     """out = act(alpha * op(a) @ op(b) + beta * out + bias); see fastmlp.backends."""
     a, b, out, bias, alpha, beta, act, slope = chk.gemm_args(
         a, b, out, trans_a, trans_b, alpha, beta, bias, activation, slope)
@@ -90,14 +95,16 @@ def _backward(act: str, grad: np.ndarray, y: np.ndarray, out: np.ndarray, slope:
             np.copyto(out, grad)
 
 
-def activation(name, x, out=None, *, alpha=0.01):
+def activation(name: Optional[str], x: ArrayLike, out: Optional[np.ndarray] = None, *,
+               alpha: float = 0.01) -> np.ndarray:
     """y = name(x); softmax over the last axis."""
     act, x, slope, out = chk.activation_args(name, x, out, alpha)
     _forward(act, x, out, slope)
     return out
 
 
-def activation_backward(name, grad, y, out=None, *, alpha=0.01):
+def activation_backward(name: Optional[str], grad: ArrayLike, y: ArrayLike,
+                        out: Optional[np.ndarray] = None, *, alpha: float = 0.01) -> np.ndarray:
     """grad * act'(.) expressed through the forward output y."""
     act, grad, y, slope, out = chk.activation_backward_args(name, grad, y, out, alpha)
     _backward(act, grad, y, out, slope)
@@ -111,7 +118,7 @@ globals().update(named_activation_ops(globals()))
 
 # ---- bias gradient -----------------------------------------------------------
 
-def column_sum(x, out=None):
+def column_sum(x: ArrayLike, out: Optional[np.ndarray] = None) -> np.ndarray:
     """Sum over axis 0 of a 2-D array (the bias gradient)."""
     (x,) = chk.as_float_arrays("column_sum", x=x)
     chk.check_ndim("column_sum", "x", x, 2)
@@ -135,7 +142,8 @@ def _log_softmax(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return shifted - np.log(total), exp / total
 
 
-def softmax_cross_entropy(logits, target, grad=None):
+def softmax_cross_entropy(logits: ArrayLike, target: ArrayLike,
+                          grad: Optional[np.ndarray] = None) -> tuple[float, np.ndarray]:
     """Mean categorical cross-entropy of softmax(logits); grad w.r.t. logits.
 
     loss = mean over rows of -sum_j t_j log softmax(z)_j. The gradient,
@@ -152,7 +160,8 @@ def softmax_cross_entropy(logits, target, grad=None):
     return loss, grad
 
 
-def sparse_softmax_cross_entropy(logits, labels, grad=None):
+def sparse_softmax_cross_entropy(logits: ArrayLike, labels: ArrayLike,
+                                 grad: Optional[np.ndarray] = None) -> tuple[float, np.ndarray]:
     """Mean cross-entropy of softmax(logits) against integer labels.
 
     loss = mean over rows of -log softmax(z)[label]; the gradient is
@@ -168,7 +177,8 @@ def sparse_softmax_cross_entropy(logits, labels, grad=None):
     return loss, grad
 
 
-def sigmoid_binary_cross_entropy(logits, target, grad=None):
+def sigmoid_binary_cross_entropy(logits: ArrayLike, target: ArrayLike,
+                                 grad: Optional[np.ndarray] = None) -> tuple[float, np.ndarray]:
     """Mean binary cross-entropy of sigmoid(logits); grad w.r.t. logits.
 
     Per element, -t log s(z) - (1 - t) log(1 - s(z)) written as
@@ -186,7 +196,8 @@ def sigmoid_binary_cross_entropy(logits, target, grad=None):
     return loss, grad
 
 
-def mean_squared_error(y, target, grad=None):
+def mean_squared_error(y: ArrayLike, target: ArrayLike,
+                       grad: Optional[np.ndarray] = None) -> tuple[float, np.ndarray]:
     """mean((y - target)**2) over all elements; grad 2 (y - target) / size."""
     op = "mean_squared_error"
     y, t, grad = chk.loss_inputs(op, "y", y, target, grad)
@@ -197,7 +208,8 @@ def mean_squared_error(y, target, grad=None):
     return loss, grad
 
 
-def mean_absolute_error(y, target, grad=None):
+def mean_absolute_error(y: ArrayLike, target: ArrayLike,
+                        grad: Optional[np.ndarray] = None) -> tuple[float, np.ndarray]:
     """mean(|y - target|) over all elements; grad sign(y - target) / size."""
     op = "mean_absolute_error"
     y, t, grad = chk.loss_inputs(op, "y", y, target, grad)
@@ -208,7 +220,8 @@ def mean_absolute_error(y, target, grad=None):
     return loss, grad
 
 
-def sum_squared_error(y, target, grad=None):
+def sum_squared_error(y: ArrayLike, target: ArrayLike,
+                      grad: Optional[np.ndarray] = None) -> tuple[float, np.ndarray]:
     """Textbook 1/2 * sum of squared errors per sample, averaged over samples.
 
     A 1-D y holds one output per sample. The gradient is (y - target) / rows.
@@ -235,7 +248,8 @@ def _decayed(grads: np.ndarray, params: np.ndarray, weight_decay: float) -> np.n
     return grads + weight_decay * params if weight_decay else grads
 
 
-def sgd_update(params, grads, *, learning_rate, weight_decay=0.0):
+def sgd_update(params: np.ndarray, grads: ArrayLike, *, learning_rate: float,
+               weight_decay: float = 0.0) -> None:
     """params -= learning_rate * (grads + weight_decay * params), in place."""
     op = "sgd_update"
     params, grads = chk.optimizer_buffers(op, params, grads)
@@ -244,8 +258,9 @@ def sgd_update(params, grads, *, learning_rate, weight_decay=0.0):
     params -= h["learning_rate"] * g
 
 
-def momentum_update(params, grads, velocity, *, learning_rate, momentum, nesterov=False,
-                    weight_decay=0.0):
+def momentum_update(params: np.ndarray, grads: ArrayLike, velocity: np.ndarray, *,
+                    learning_rate: float, momentum: float, nesterov: bool = False,
+                    weight_decay: float = 0.0) -> None:
     """Keras SGD with momentum, in place:
     v = momentum * v - lr * g; w += v, or with Nesterov w += momentum * v - lr * g."""
     op = "momentum_update"
@@ -262,7 +277,8 @@ def momentum_update(params, grads, velocity, *, learning_rate, momentum, nestero
         params += velocity
 
 
-def adagrad_update(params, grads, accumulator, *, learning_rate, epsilon, weight_decay=0.0):
+def adagrad_update(params: np.ndarray, grads: ArrayLike, accumulator: np.ndarray, *,
+                   learning_rate: float, epsilon: float, weight_decay: float = 0.0) -> None:
     """Keras Adagrad, in place: acc += g^2; w -= lr * g / sqrt(acc + eps)."""
     op = "adagrad_update"
     params, grads, accumulator = chk.optimizer_buffers(op, params, grads, accumulator=accumulator)
@@ -273,7 +289,9 @@ def adagrad_update(params, grads, accumulator, *, learning_rate, epsilon, weight
     params -= h["learning_rate"] * g / np.sqrt(accumulator + h["epsilon"])
 
 
-def rmsprop_update(params, grads, mean_square, *, learning_rate, rho, epsilon, weight_decay=0.0):
+def rmsprop_update(params: np.ndarray, grads: ArrayLike, mean_square: np.ndarray, *,
+                   learning_rate: float, rho: float, epsilon: float,
+                   weight_decay: float = 0.0) -> None:
     """Keras RMSprop, in place:
     ms = rho * ms + (1 - rho) * g^2; w -= lr * g / sqrt(ms + eps)."""
     op = "rmsprop_update"
@@ -287,8 +305,9 @@ def rmsprop_update(params, grads, mean_square, *, learning_rate, rho, epsilon, w
     params -= h["learning_rate"] * g / np.sqrt(mean_square + h["epsilon"])
 
 
-def adam_update(params, grads, m, v, *, step, learning_rate, beta_1, beta_2, epsilon,
-                weight_decay=0.0):
+def adam_update(params: np.ndarray, grads: ArrayLike, m: np.ndarray, v: np.ndarray, *,
+                step: int, learning_rate: float, beta_1: float, beta_2: float, epsilon: float,
+                weight_decay: float = 0.0) -> None:
     """Adam with bias correction (Kingma & Ba, Keras's epsilon), in place:
     m += (1 - b1)(g - m); v += (1 - b2)(g^2 - v);
     w -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)."""
