@@ -139,11 +139,15 @@ FM_GEMM_DEFINE_PACK(double, MR, pack_mr_f64)
 FM_GEMM_DEFINE_PACK(double, 8, pack_nr_f64)
 
 
-/* KC=256: a 6x256 A panel (6 KiB) and a 16x256 B panel (16 KiB) share a
- * 32 KiB L1. MC=144 rows of A (144 KiB) fit L2; NC in L3. */
+/* The loops keep one 6 x KC panel of A in L1 (6 KiB at KC=256) and stream
+ * the KC x NC block of B from L2 for each A panel, so NC is sized for the
+ * 256-512 KiB L2 of AVX2-era cores: 256 KiB of B. */
+#ifndef FM_AVX2_NC
+#define FM_AVX2_NC 256
+#endif
 const fm_gemm_arch fm_gemm_arch_avx2 = {
-    .f32 = {.mr = MR, .nr = 16, .mc = 144, .kc = 256, .nc = 4080, .kernel = kernel_f32,
+    .f32 = {.mr = MR, .nr = 16, .mc = 144, .kc = 256, .nc = FM_AVX2_NC, .kernel = kernel_f32,
             .pack_a = pack_mr_f32, .pack_b = pack_nr_f32},
-    .f64 = {.mr = MR, .nr = 8, .mc = 72, .kc = 256, .nc = 4080, .kernel = kernel_f64,
+    .f64 = {.mr = MR, .nr = 8, .mc = 72, .kc = 256, .nc = FM_AVX2_NC / 2, .kernel = kernel_f64,
             .pack_a = pack_mr_f64, .pack_b = pack_nr_f64},
 };
