@@ -1,27 +1,34 @@
 /*
  * gemm.c - C = act(alpha * op(A) * op(B) + beta * C + bias), BLIS style.
  *
- * Five loops around a register-blocked micro-kernel:
+ * Five loops around a register-blocked micro-kernel, over one thread's
+ * block of C:
  *
- *   for jc over N in steps of NC          (a block of B, sized for L3)
- *     for pc over K in steps of KC        (its depth, so a B panel fits L1)
- *       pack B[pc.., jc..] into NR-wide panels      (shared by all threads)
- *       for ic over this thread's M in steps of MC  (a block of A for L2)
- *         pack A[ic.., pc..] into MR-tall panels    (private to the thread)
- *         for jr over the NR panels: for ir over the MR panels: micro-kernel
+ *   for jc over N in steps of NC       (a KC x NC block of B stays in L2)
+ *     for pc over K in steps of KC
+ *       pack B[pc.., jc..] into NR-wide panels
+ *       for ic over M in steps of MC
+ *         pack A[ic.., pc..] into MR-tall panels
+ *         for ir over the MR panels    (one A panel stays in L1 ...)
+ *           for jr over the NR panels  (... while B's panels stream by)
+ *             micro-kernel, then bias + activation on the finished tile
  *
  * Packing absorbs the transposes and zero-pads the panels to full MR / NR,
- * so the kernel's inner loop never branches. The kernel and block sizes come
- * from the arch table (gemm_kernel.h), chosen by fm_arch_selected().
+ * so the kernel's inner loop never branches; when packing would cost more
+ * than it saves, a `direct` kernel reads full panels in place instead. The
+ * kernel, the packers and the block sizes come from the arch table
+ * (gemm_kernel.h), chosen by fm_arch_selected().
  *
- * The loops are written once for both element types: the few places that
- * must know the type (packing, the epilogue) are reached through a small
- * table of per-type functions.
+ * The loops are written once for both element types: the few places here
+ * that must know the type (the epilogue, the fallbacks) are reached through
+ * a small table of per-type functions.
  *
- * Threads: one OpenMP region per call. Each C element is computed by one
- * thread, summing over K in the same blocks in the same order whatever the
- * thread count, so the result does not depend on it (M and N are split,
- * never K).
+ * Threads: one OpenMP region per call; each thread computes its own block
+ * of C with its own packed copies, so no thread waits for another until the
+ * region ends (softmax excepted: it needs whole rows). Each C element is
+ * computed by one thread, summing over K in the same blocks in the same
+ * order whatever the thread count, so the result does not depend on it (M
+ * and N are split, never K).
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -34,9 +41,6 @@
 #include "fastmlp.h"
 #include "gemm_kernel.h"
 
-/* Below this many multiply-adds a GEMM runs on one thread: waking a second
- * thread and splitting the work costs more than it saves. Measured on a
- * 2-core Sapphire Rapids (see the commit that set it). */
 /* With a direct kernel, A is read in place (not packed) when C's block is
  * at most this many NR panels wide, and a row-major B when the block is at
  * most this many MR panels tall. Measured on the MLP shapes and 1024^3:
@@ -50,6 +54,10 @@
 #define FM_GEMM_DIRECT_B 24
 #endif
 
+/* Below this many multiply-adds a GEMM runs on one thread: waking a second
+ * thread costs more than it saves, and on a busy machine far more. Measured
+ * on a 2-core Sapphire Rapids (see the commit that set it); OpenBLAS draws
+ * the line at the same size. */
 #ifndef FM_GEMM_SERIAL_FMAS
 #define FM_GEMM_SERIAL_FMAS ((ptrdiff_t)1 << 18)
 #endif
@@ -58,10 +66,10 @@ static ptrdiff_t min_pd(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b; }
 static ptrdiff_t ceil_div(ptrdiff_t a, ptrdiff_t b) { return (a + b - 1) / b; }
 static size_t round_up64(size_t x) { return (x + 63) & ~(size_t)63; }
 
-/* ---- per-type leaves: packing and the epilogue -------------------------- */
+/* ---- per-type leaves: the epilogue and the fallbacks -------------------- */
 
 /* Add bias to each row of a rows x cols block, then the elementwise
- * activation. Softmax needs whole rows, so it is applied later (finish). */
+ * activation. Softmax needs whole rows, so it is applied once they are done. */
 #define DEFINE_EPILOGUE(T, NAME, ACT_INPLACE)                                    \
     static void NAME(void *c_, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols,     \
                      const void *bias_, int act, double slope)                   \
