@@ -90,3 +90,14 @@ def test_select_arch_rejects_unknown_names():
 def test_keras_style_models_namespace():
     assert fastmlp.models.Sequential is fastmlp.Sequential
     assert fastmlp.models.load_model is fastmlp.load_model
+
+
+def test_short_openmp_spin_is_a_default_the_user_can_override():
+    code = "import os, fastmlp; print(os.environ.get('GOMP_SPINCOUNT'))"
+    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    def run(**extra):
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              env={**env, **extra}, timeout=120).stdout.strip()
+    assert run() == "1000"
+    assert run(GOMP_SPINCOUNT="50") == "50"
+    assert run(OMP_WAIT_POLICY="active") == "None"

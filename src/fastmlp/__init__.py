@@ -12,7 +12,9 @@ C/OpenMP kernels under a Keras-style API::
 """
 
 from fastmlp._version import __version__
-from fastmlp._config import get_num_threads, set_num_threads, show_config
+from fastmlp._config import get_num_threads, prefer_short_openmp_spin, set_num_threads, show_config
+
+prefer_short_openmp_spin()  # before anything loads libgomp (see _config.py)
 from fastmlp import backends
 from fastmlp import datasets, preprocessing, utils
 from fastmlp import activations, initializers, losses, metrics, regularizers
