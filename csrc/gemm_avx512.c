@@ -50,10 +50,19 @@ static unsigned lane_mask(int nr, int v, int lanes)
          * + i*RS; the B row FM_B_AHEAD steps on is fetched into L1 meanwhile. */ \
         if (rs_a == 1) {                                                             \
             for (ptrdiff_t p = 0; p < k; p++, a += cs_a, b += rs_b)                  \
-                KERNEL_STEP(MR, NV, V, VEC, LOAD, SET1, FMADD, 1)                    \
+                KERNEL_STEP(MR, NV, V, VEC, LOAD, SET1, FMADD, A_PANEL)              \
         } else {                                                                     \
-            for (ptrdiff_t p = 0; p < k; p++, a += 1, b += rs_b)                     \
-                KERNEL_STEP(MR, NV, V, VEC, LOAD, SET1, FMADD, rs_a)                 \
+            /* rows rs_a apart: one pointer per 4 rows, the rows within a group  \
+             * reached by base + {0, 1, 2}*rs_a and base + rs3, address modes    \
+             * x86 has, so the 12-16 row offsets need not live in registers. */   \
+            const ptrdiff_t rs3 = 3 * rs_a;                                          \
+            const T *ag[MR / 4];                                                     \
+            _Pragma("GCC unroll 8") for (int g = 0; g < MR / 4; g++)                 \
+                ag[g] = a + 4 * g * rs_a;                                            \
+            for (ptrdiff_t p = 0; p < k; p++, b += rs_b) {                           \
+                KERNEL_STEP(MR, NV, V, VEC, LOAD, SET1, FMADD, A_ROWS)               \
+                _Pragma("GCC unroll 8") for (int g = 0; g < MR / 4; g++) ag[g]++;    \
+            }                                                                        \
         }                                                                            \
         const VEC alpha = SET1(*(const T *)alpha_);                                  \
         const T beta_s = *(const T *)beta_;                                          \
@@ -76,7 +85,12 @@ static unsigned lane_mask(int nr, int v, int lanes)
         }                                                                            \
     }
 
-#define KERNEL_STEP(MR, NV, V, VEC, LOAD, SET1, FMADD, RS)                            \
+/* A's element of row i at this step, in a packed (or column-contiguous)
+ * panel and in rows rs_a apart. */
+#define A_PANEL(i) a[i]
+#define A_ROWS(i) ag[(i) / 4][(i) % 4 == 3 ? rs3 : (i) % 4 * rs_a]
+
+#define KERNEL_STEP(MR, NV, V, VEC, LOAD, SET1, FMADD, A_AT)                          \
     {                                                                                \
         VEC bv[NV];                                                                  \
         _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                         \
@@ -86,7 +100,7 @@ static unsigned lane_mask(int nr, int v, int lanes)
         }                                                                            \
         _Pragma("GCC unroll 32") for (int i = 0; i < MR; i++)                        \
         {                                                                            \
-            VEC ai = SET1(a[i * (RS)]);                                              \
+            VEC ai = SET1(A_AT(i));                                                  \
             _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                     \
                 acc[i][v] = FMADD(ai, bv[v], acc[i][v]);                             \
         }                                                                            \
