@@ -37,6 +37,11 @@
 #include <omp.h>
 #endif
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#define FM_HAVE_MXCSR 1
+#endif
+
 #include "elementwise.h"
 #include "fastmlp.h"
 #include "gemm_kernel.h"
@@ -388,6 +393,30 @@ static void finish_whole(const type_ops *ops, ptrdiff_t m, ptrdiff_t n, void *c,
         ops->softmax(c, ldc, m, n);
 }
 
+/*
+ * The caller's floating-point mode (flush-to-zero, denormals-are-zero,
+ * rounding: MXCSR on x86), which is per thread. The team's threads take on
+ * the calling thread's mode for the call, so a caller that flushes
+ * denormals gets the same bits with one thread or many.
+ */
+static unsigned fp_mode_get(void)
+{
+#ifdef FM_HAVE_MXCSR
+    return _mm_getcsr();
+#else
+    return 0;
+#endif
+}
+
+static void fp_mode_set(unsigned mode)
+{
+#ifdef FM_HAVE_MXCSR
+    _mm_setcsr(mode);
+#else
+    (void)mode;
+#endif
+}
+
 static int team_size(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k)
 {
 #ifdef _OPENMP
@@ -439,6 +468,7 @@ static void gemm_any(const type_ops *ops, const fm_gemm_blocking *blk, int trans
         if (act == FM_ACT_SOFTMAX)
             softmax_share(&job, 0, 1);
     } else {
+        unsigned caller_mode = fp_mode_get();
 #pragma omp parallel num_threads(nt)
         {
 #ifdef _OPENMP
@@ -446,6 +476,8 @@ static void gemm_any(const type_ops *ops, const fm_gemm_blocking *blk, int trans
 #else
             int tid = 0, team = 1;
 #endif
+            unsigned own_mode = fp_mode_get();
+            fp_mode_set(caller_mode);
             gemm_buffers mine = buf;
             mine.packed_a = ws + (size_t)tid * (a_bytes + b_bytes);
             mine.packed_b = mine.packed_a + a_bytes;
@@ -455,6 +487,7 @@ static void gemm_any(const type_ops *ops, const fm_gemm_blocking *blk, int trans
 #pragma omp barrier
                 softmax_share(&job, tid, team);
             }
+            fp_mode_set(own_mode);
         }
     }
     ws_give_back(ws);
