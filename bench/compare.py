@@ -13,7 +13,8 @@ Classification: Fashion-MNIST (60,000 training images, x in [0, 1] float32),
 784-256-128-10 ReLU/softmax, Adam(1e-3), sparse cross-entropy, batch
 --batch-size (one or several). Each peer runs in its own process, limited to --threads
 threads; it trains --warmup-epochs untimed epochs, then --epochs timed ones
-(s/epoch is the fastest of them, as GEMM times are best-of); then its test accuracy after all those epochs
+(s/epoch is the fastest of them, as GEMM times are best-of; with --rounds N
+every peer runs N times round-robin and its best round counts); then its test accuracy after all those epochs
 and the best of --predict-repeats predictions on the 10,000 test images.
 
 GFLOP/s counts only GEMM work: per training sample 2*sum(in*out) forward,
@@ -63,6 +64,9 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
                    help="classification batch size, or several: 32,128,512 (default 128)")
     p.add_argument("--epochs", type=int, default=1, help="timed epochs (1)")
     p.add_argument("--warmup-epochs", type=int, default=1, help="untimed epochs first (1)")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="run every peer this many times, round-robin, keeping its best (1); "
+                        "on a busy machine this spreads load bursts over all peers")
     p.add_argument("--threads", type=int, default=2, help="threads for every library (2)")
     p.add_argument("--predict-batch-size", type=int, default=10000,
                    help="predict batch size (10000: the whole test set in one call)")
@@ -200,19 +204,34 @@ def prepare_data(directory: str) -> tuple[str, str]:
 
 def run_task(args, names: list[str], task: str, data_dir: str, train_rows: int,
              batch: int) -> list[dict]:
-    """Every peer in ``names`` on one task, one process each, in order."""
+    """Every peer in ``names`` on one task, one process each, ``--rounds``
+    times round-robin; per peer, the round with the fastest epoch is kept
+    (with the fastest predict of all rounds)."""
     sizes = workload.CLASSIFIER_SIZES if task == "classify" else workload.REGRESSOR_SIZES
-    results = []
-    for name in names:
-        spec = {"peer": name, "task": task, "data_dir": data_dir, "train_rows": train_rows,
-                "sizes": sizes, "batch_size": batch, "learning_rate": 1e-3,
-                "threads": args.threads, "seed": args.seed, "epochs": args.epochs,
-                "warmup_epochs": args.warmup_epochs,
-                "predict_batch_size": args.predict_batch_size,
-                "predict_repeats": args.predict_repeats}
-        print(f"  {task}, batch {batch}: {name} ...", file=sys.stderr, flush=True)
-        results.append(run_child(spec, args.threads, args.timeout))
-    return results
+    best: dict[str, dict] = {}
+    for rnd in range(args.rounds):
+        for name in names:
+            spec = {"peer": name, "task": task, "data_dir": data_dir, "train_rows": train_rows,
+                    "sizes": sizes, "batch_size": batch, "learning_rate": 1e-3,
+                    "threads": args.threads, "seed": args.seed, "epochs": args.epochs,
+                    "warmup_epochs": args.warmup_epochs,
+                    "predict_batch_size": args.predict_batch_size,
+                    "predict_repeats": args.predict_repeats}
+            print(f"  {task}, batch {batch}, round {rnd + 1}/{args.rounds}: {name} ...",
+                  file=sys.stderr, flush=True)
+            best[name] = better(best.get(name), run_child(spec, args.threads, args.timeout))
+    return [best[name] for name in names]
+
+
+def better(old: Optional[dict], new: dict) -> dict:
+    """Of two results of one peer, the one with the faster epoch (a success
+    beats a failure); the predict time is the faster of the two."""
+    if old is None or "error" in old:
+        return new
+    if "error" in new:
+        return old
+    keep = new if epoch_seconds(new) < epoch_seconds(old) else old
+    return {**keep, "predict_seconds": min(old["predict_seconds"], new["predict_seconds"])}
 
 
 def summary_table(by_batch: dict[int, list[dict]]) -> str:

@@ -10,7 +10,8 @@ given batch size, exactly as fastmlp's Dense layers issue them (forward
 plus a square 1024^3 product. Each library gets the same float32 operands and
 a preallocated output; transposes are views, so every library may absorb
 them in its own packing. Time per call is the best of ``--repeats`` runs of a
-loop long enough to take ``--min-time`` seconds.
+loop long enough to take ``--min-time`` seconds; the runs of all shapes and
+libraries are interleaved.
 """
 
 from __future__ import annotations
@@ -138,19 +139,15 @@ def runner(lib: str, g: Gemm) -> Callable[[], object]:
     raise ValueError(f"unknown library {lib!r}; expected one of {LIBRARIES}")
 
 
-def best_seconds(call: Callable[[], object], repeats: int, min_time: float) -> float:
-    """Best time per call over ``repeats`` loops each lasting >= ``min_time``."""
+def calibrate(call: Callable[[], object], min_time: float) -> int:
+    """How many calls make a loop last at least ``min_time`` seconds."""
     call()  # first call: packing buffers, thread pools, page faults
     loops = 1
     while True:
         t = _loop(call, loops)
         if t >= min_time:
-            break
+            return loops
         loops = max(loops * 2, int(loops * min_time / max(t, 1e-9)) + 1)
-    best = t / loops
-    for _ in range(repeats - 1):
-        best = min(best, _loop(call, loops) / loops)
-    return best
 
 
 def _loop(call: Callable[[], object], loops: int) -> float:
@@ -162,9 +159,20 @@ def _loop(call: Callable[[], object], loops: int) -> float:
 
 def measure(gemms: Sequence[Gemm], libs: Sequence[str], threads: int, repeats: int,
             min_time: float) -> dict[str, list[float]]:
-    """Best seconds per call, per library, in the order of ``gemms``."""
+    """Best seconds per call, per library, in the order of ``gemms``.
+
+    Each repeat sweeps every (shape, library) pair once, so a burst of load
+    from another process slows one loop of several libraries rather than
+    every loop of one library; the best of the sweeps is kept.
+    """
     set_threads(threads)
-    return {lib: [best_seconds(runner(lib, g), repeats, min_time) for g in gemms] for lib in libs}
+    calls = {(lib, i): runner(lib, g) for i, g in enumerate(gemms) for lib in libs}
+    loops = {key: calibrate(call, min_time) for key, call in calls.items()}
+    best = dict.fromkeys(calls, float("inf"))
+    for _ in range(repeats):
+        for key, call in calls.items():
+            best[key] = min(best[key], _loop(call, loops[key]) / loops[key])
+    return {lib: [best[(lib, i)] for i in range(len(gemms))] for lib in libs}
 
 
 def machine_gemm_rate(threads: int, repeats: int = 5, min_time: float = 0.1) -> dict[str, float]:
