@@ -10,8 +10,8 @@ given batch size, exactly as fastmlp's Dense layers issue them (forward
 plus a square 1024^3 product. Each library gets the same float32 operands and
 a preallocated output; transposes are views, so every library may absorb
 them in its own packing. Time per call is the best of ``--repeats`` runs of a
-loop long enough to take ``--min-time`` seconds; the runs of all shapes and
-libraries are interleaved.
+loop long enough to take ``--min-time`` seconds; the runs of all libraries
+are interleaved, with a pause at each switch (see SETTLE).
 """
 
 from __future__ import annotations
@@ -157,22 +157,34 @@ def _loop(call: Callable[[], object], loops: int) -> float:
     return time.perf_counter() - start
 
 
+# Seconds to wait when switching libraries: idle worker threads of the
+# previous library keep spinning for a while (OpenBLAS for about 2^28 cycles,
+# ~70 ms here; libgomp briefly) and would steal a core from the next one.
+SETTLE = 0.25
+
+
 def measure(gemms: Sequence[Gemm], libs: Sequence[str], threads: int, repeats: int,
             min_time: float) -> dict[str, list[float]]:
     """Best seconds per call, per library, in the order of ``gemms``.
 
-    Each repeat sweeps every (shape, library) pair once, so a burst of load
-    from another process slows one loop of several libraries rather than
-    every loop of one library; the best of the sweeps is kept.
+    Each repeat is a sweep over the libraries and, within one library, over
+    every shape, so a burst of load from another process hits one loop of
+    several libraries rather than every loop of one library. The best of the
+    sweeps is kept.
     """
     set_threads(threads)
-    calls = {(lib, i): runner(lib, g) for i, g in enumerate(gemms) for lib in libs}
-    loops = {key: calibrate(call, min_time) for key, call in calls.items()}
-    best = dict.fromkeys(calls, float("inf"))
+    calls = {lib: [runner(lib, g) for g in gemms] for lib in libs}
+    loops = {}
+    for lib in libs:
+        time.sleep(SETTLE)
+        loops[lib] = [calibrate(call, min_time) for call in calls[lib]]
+    best = {lib: [float("inf")] * len(gemms) for lib in libs}
     for _ in range(repeats):
-        for key, call in calls.items():
-            best[key] = min(best[key], _loop(call, loops[key]) / loops[key])
-    return {lib: [best[(lib, i)] for i in range(len(gemms))] for lib in libs}
+        for lib in libs:
+            time.sleep(SETTLE)
+            for i, call in enumerate(calls[lib]):
+                best[lib][i] = min(best[lib][i], _loop(call, loops[lib][i]) / loops[lib][i])
+    return best
 
 
 def machine_gemm_rate(threads: int, repeats: int = 5, min_time: float = 0.1) -> dict[str, float]:
