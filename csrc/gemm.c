@@ -495,8 +495,12 @@ static void gemm_any(const type_ops *ops, const fm_gemm_blocking *blk, int trans
 
 /* The arch's blocking for this width of C. */
 static const fm_gemm_blocking *blocking(const fm_gemm_blocking *wide,
-                                        const fm_gemm_blocking *narrow, ptrdiff_t n)
+                                        const fm_gemm_blocking *narrow,
+                                        const fm_gemm_blocking *narrow_t, int trans_a,
+                                        ptrdiff_t n)
 {
+    if (trans_a && narrow_t->kernel != NULL && n <= narrow_t->nr)
+        return narrow_t;
     return narrow->kernel != NULL && n <= narrow->nr ? narrow : wide;
 }
 
@@ -506,7 +510,7 @@ void fm_gemm_f32(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k
                  float slope)
 {
     const fm_gemm_arch *arch = selected_arch();
-    gemm_any(&ops_f32, blocking(&arch->f32, &arch->f32_narrow, n), trans_a, trans_b, m, n, k, &alpha,
+    gemm_any(&ops_f32, blocking(&arch->f32, &arch->f32_narrow, &arch->f32_narrow_t, trans_a, n), trans_a, trans_b, m, n, k, &alpha,
              alpha == 0, a, lda, b, ldb, &beta, c, ldc, bias, act, slope);
 }
 
@@ -516,6 +520,6 @@ void fm_gemm_f64(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k
                  int act, double slope)
 {
     const fm_gemm_arch *arch = selected_arch();
-    gemm_any(&ops_f64, blocking(&arch->f64, &arch->f64_narrow, n), trans_a, trans_b, m, n, k, &alpha,
+    gemm_any(&ops_f64, blocking(&arch->f64, &arch->f64_narrow, &arch->f64_narrow_t, trans_a, n), trans_a, trans_b, m, n, k, &alpha,
              alpha == 0, a, lda, b, ldb, &beta, c, ldc, bias, act, slope);
 }

@@ -267,6 +267,63 @@ DEFINE_PACK_F64(pack_mr_narrow_f64, MR_NARROW)
 DEFINE_PACK_F64(pack_nr_narrow_f64, 8)
 
 
+/*
+ * The narrow kernel for a transposed A (the weight gradient of a narrow
+ * layer, X^T D with D 10 wide): vectors run along M instead, 32 rows x 12
+ * columns, so a 10-wide C wastes 2 of 12 lanes instead of 6 of 16. Each step
+ * loads 32 contiguous values of A (rs_a must be 1: a transposed A or a
+ * packed panel) and broadcasts 12 of B; the tile is transposed 16 rows at a
+ * time on the way out. Each C element is still the sum over p in order of
+ * its products, so the bits match the row-vector kernels'.
+ */
+#define MR_COLS 32
+#define NR_COLS 12
+static void kernel_cols_f32(ptrdiff_t k, const void *alpha_, const void *a_, ptrdiff_t rs_a,
+                            ptrdiff_t cs_a, const void *b_, ptrdiff_t rs_b, const void *beta_,
+                            void *c_, ptrdiff_t ldc, int mr, int nr)
+{
+    const float *a = a_, *b = b_;
+    float *c = c_;
+    __m512 acc[NR_COLS][2];
+    (void)rs_a; /* always 1 here, see above */
+
+#pragma GCC unroll 16
+    for (int j = 0; j < NR_COLS; j++)
+        acc[j][0] = acc[j][1] = _mm512_setzero_ps();
+    for (ptrdiff_t p = 0; p < k; p++, a += cs_a, b += rs_b) {
+        __m512 a0 = _mm512_loadu_ps(a), a1 = _mm512_loadu_ps(a + 16);
+#pragma GCC unroll 16
+        for (int j = 0; j < NR_COLS; j++) {
+            __m512 bj = _mm512_set1_ps(b[j]);
+            acc[j][0] = _mm512_fmadd_ps(a0, bj, acc[j][0]);
+            acc[j][1] = _mm512_fmadd_ps(a1, bj, acc[j][1]);
+        }
+    }
+
+    const __m512 alpha = _mm512_set1_ps(*(const float *)alpha_);
+    const float beta_s = *(const float *)beta_;
+    const __m512 beta = _mm512_set1_ps(beta_s);
+    const __mmask16 cols = (__mmask16)lane_mask(nr, 0, 16);
+#pragma GCC unroll 2
+    for (int v = 0; v < 2; v++) {
+        __m512 r[16];
+#pragma GCC unroll 16
+        for (int j = 0; j < 16; j++)
+            r[j] = j < NR_COLS ? acc[j < NR_COLS ? j : 0][v] : _mm512_setzero_ps();
+        transpose16_ps(r); /* r[q]: row 16v+q of the tile, its columns in lanes */
+        for (int q = 0; q < 16 && 16 * v + q < mr; q++) {
+            float *ci = c + (16 * v + q) * ldc;
+            __m512 x = _mm512_mul_ps(alpha, r[q]);
+            if (beta_s != 0)
+                x = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(cols, ci), x);
+            _mm512_mask_storeu_ps(ci, cols, x);
+        }
+    }
+}
+
+DEFINE_PACK_F32(pack_mr_cols_f32, MR_COLS)
+DEFINE_PACK_F32(pack_nr_cols_f32, NR_COLS)
+
 const fm_gemm_arch fm_gemm_arch_avx512 = {
     .f32 = {.mr = MR_S, .nr = 16 * NV_S, .mc = FM_AVX512_MC, .kc = FM_AVX512_KC,
             .nc = FM_AVX512_NC, .kernel = kernel_f32, .direct = 1,
@@ -277,6 +334,9 @@ const fm_gemm_arch fm_gemm_arch_avx512 = {
     .f32_narrow = {.mr = MR_NARROW, .nr = 16, .mc = FM_AVX512_MC, .kc = FM_AVX512_KC,
                    .nc = 16, .kernel = kernel_narrow_f32, .direct = 1,
                    .pack_a = pack_mr_narrow_f32, .pack_b = pack_nr_narrow_f32},
+    .f32_narrow_t = {.mr = MR_COLS, .nr = NR_COLS, .mc = FM_AVX512_MC, .kc = FM_AVX512_KC,
+                     .nc = NR_COLS, .kernel = kernel_cols_f32, .direct = 1,
+                     .pack_a = pack_mr_cols_f32, .pack_b = pack_nr_cols_f32},
     .f64_narrow = {.mr = MR_NARROW, .nr = 8, .mc = FM_AVX512_MC / 2, .kc = FM_AVX512_KC,
                    .nc = 8, .kernel = kernel_narrow_f64, .direct = 1,
                    .pack_a = pack_mr_narrow_f64, .pack_b = pack_nr_narrow_f64},

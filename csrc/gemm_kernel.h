@@ -61,10 +61,12 @@ typedef struct {
 
 /* One CPU family's kernels, float and double. The narrow ones, if the arch
  * has them (kernel != NULL), serve a C of at most their nr columns, where a
- * wide tile would mostly compute padding. */
+ * wide tile would mostly compute padding; the _t ones do so when A is
+ * transposed, and read A only with rs_a == 1. */
 typedef struct {
     fm_gemm_blocking f32, f64;
     fm_gemm_blocking f32_narrow, f64_narrow;
+    fm_gemm_blocking f32_narrow_t, f64_narrow_t;
 } fm_gemm_arch;
 
 /* Defined in gemm_<arch>.c; gemm.c refers to an AVX one only when the build
