@@ -5,9 +5,9 @@
  * CPUID and XGETBV. The tile is 6 rows x 2 vectors of C: 12 accumulators,
  * 2 registers for the B row and one broadcast of A leave 1 of the 16 YMM
  * registers spare, and 12 FMAs per 2 loads keep both FMA ports busy.
- * Vectors run along N, the contiguous direction of row-major C. Edge tiles
- * use masked loads and stores, so they add the same products in the same
- * order as full tiles.
+ * Vectors run along N, the contiguous direction of row-major C. Full tiles
+ * may be read in place (`direct`); edge tiles use masked loads and stores,
+ * so every tile adds the same products in the same order.
  */
 #include <immintrin.h>
 
@@ -29,11 +29,32 @@ static __m256i mask64(int n)
     return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), lanes);
 }
 
+/* One k step: two vectors of B times MR broadcasts of A, A's row i at A_AT. */
+#define STEP_PS(A_AT)                                                            \
+    {                                                                            \
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);             \
+        _Pragma("GCC unroll 6") for (int i = 0; i < MR; i++)                     \
+        {                                                                        \
+            __m256 ai = _mm256_broadcast_ss(A_AT);                               \
+            acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);                      \
+            acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);                      \
+        }                                                                        \
+    }
+#define STEP_PD(A_AT)                                                            \
+    {                                                                            \
+        __m256d b0 = _mm256_loadu_pd(b), b1 = _mm256_loadu_pd(b + 4);            \
+        _Pragma("GCC unroll 6") for (int i = 0; i < MR; i++)                     \
+        {                                                                        \
+            __m256d ai = _mm256_broadcast_sd(A_AT);                              \
+            acc[i][0] = _mm256_fmadd_pd(ai, b0, acc[i][0]);                      \
+            acc[i][1] = _mm256_fmadd_pd(ai, b1, acc[i][1]);                      \
+        }                                                                        \
+    }
+
 static void kernel_f32(ptrdiff_t k, const void *alpha_, const void *a_, ptrdiff_t rs_a,
                        ptrdiff_t cs_a, const void *b_, ptrdiff_t rs_b, const void *beta_,
                        void *c_, ptrdiff_t ldc, int mr, int nr)
 {
-    (void)rs_a, (void)cs_a, (void)rs_b; /* packed panels only (direct = 0) */
     const float *a = a_, *b = b_;
     float *c = c_;
     __m256 acc[MR][2];
@@ -45,16 +66,14 @@ static void kernel_f32(ptrdiff_t k, const void *alpha_, const void *a_, ptrdiff_
         if (i < mr)
             _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
     }
-    for (ptrdiff_t p = 0; p < k; p++) {
-        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
-#pragma GCC unroll 6
-        for (int i = 0; i < MR; i++) {
-            __m256 ai = _mm256_broadcast_ss(a + i);
-            acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
-            acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
-        }
-        a += MR;
-        b += 16;
+    if (rs_a == 1) {
+        for (ptrdiff_t p = 0; p < k; p++, a += cs_a, b += rs_b)
+            STEP_PS(a + i)
+    } else {
+        /* rows rs_a apart: two pointers, rows at base + {0, 1, 2}*rs_a */
+        const float *a0 = a, *a3 = a + 3 * rs_a;
+        for (ptrdiff_t p = 0; p < k; p++, a0++, a3++, b += rs_b)
+            STEP_PS((i < 3 ? a0 : a3) + (i % 3) * rs_a)
     }
 
     const __m256 alpha = _mm256_set1_ps(*(const float *)alpha_);
@@ -85,7 +104,6 @@ static void kernel_f64(ptrdiff_t k, const void *alpha_, const void *a_, ptrdiff_
                        ptrdiff_t cs_a, const void *b_, ptrdiff_t rs_b, const void *beta_,
                        void *c_, ptrdiff_t ldc, int mr, int nr)
 {
-    (void)rs_a, (void)cs_a, (void)rs_b; /* packed panels only (direct = 0) */
     const double *a = a_, *b = b_;
     double *c = c_;
     __m256d acc[MR][2];
@@ -97,16 +115,14 @@ static void kernel_f64(ptrdiff_t k, const void *alpha_, const void *a_, ptrdiff_
         if (i < mr)
             _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
     }
-    for (ptrdiff_t p = 0; p < k; p++) {
-        __m256d b0 = _mm256_load_pd(b), b1 = _mm256_load_pd(b + 4);
-#pragma GCC unroll 6
-        for (int i = 0; i < MR; i++) {
-            __m256d ai = _mm256_broadcast_sd(a + i);
-            acc[i][0] = _mm256_fmadd_pd(ai, b0, acc[i][0]);
-            acc[i][1] = _mm256_fmadd_pd(ai, b1, acc[i][1]);
-        }
-        a += MR;
-        b += 8;
+    if (rs_a == 1) {
+        for (ptrdiff_t p = 0; p < k; p++, a += cs_a, b += rs_b)
+            STEP_PD(a + i)
+    } else {
+        /* rows rs_a apart: two pointers, rows at base + {0, 1, 2}*rs_a */
+        const double *a0 = a, *a3 = a + 3 * rs_a;
+        for (ptrdiff_t p = 0; p < k; p++, a0++, a3++, b += rs_b)
+            STEP_PD((i < 3 ? a0 : a3) + (i % 3) * rs_a)
     }
 
     const __m256d alpha = _mm256_set1_pd(*(const double *)alpha_);
@@ -146,8 +162,8 @@ FM_GEMM_DEFINE_PACK(double, 8, pack_nr_f64)
 #define FM_AVX2_NC 256
 #endif
 const fm_gemm_arch fm_gemm_arch_avx2 = {
-    .f32 = {.mr = MR, .nr = 16, .mc = 144, .kc = 256, .nc = FM_AVX2_NC, .kernel = kernel_f32,
+    .f32 = {.mr = MR, .nr = 16, .mc = 144, .kc = 256, .nc = FM_AVX2_NC, .kernel = kernel_f32, .direct = 1,
             .pack_a = pack_mr_f32, .pack_b = pack_nr_f32},
-    .f64 = {.mr = MR, .nr = 8, .mc = 72, .kc = 256, .nc = FM_AVX2_NC / 2, .kernel = kernel_f64,
+    .f64 = {.mr = MR, .nr = 8, .mc = 72, .kc = 256, .nc = FM_AVX2_NC / 2, .kernel = kernel_f64, .direct = 1,
             .pack_a = pack_mr_f64, .pack_b = pack_nr_f64},
 };
