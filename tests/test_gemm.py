@@ -224,3 +224,27 @@ def test_c_and_numpy_backends_agree_on_a_large_product(c_backend, numpy_backend,
     ref = numpy_backend.gemm(a, b, trans_b=True, bias=bias, activation="tanh")
     _, err = reference(a, b, trans_b=True, bias=bias, act="tanh")
     assert_within(c, ref.astype(np.float64), 2 * err)
+
+
+@pytest.mark.parametrize("shape", [(1000, 10, 300, True, False), (1000, 10, 300, False, False),
+                                   (777, 16, 513, True, True), (130, 9, 1000, False, True)])
+def test_narrow_and_transposed_gemm_is_identical_on_1_and_2_threads(c_backend, shape):
+    """The narrow-output kernels (the 10-class layer) split work differently
+    from the wide ones; every split must still give the same bits."""
+    import fastmlp
+
+    m, n, k, ta, tb = shape
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((k, m) if ta else (m, k)).astype(np.float32)
+    b = rng.standard_normal((n, k) if tb else (k, n)).astype(np.float32)
+    before = fastmlp.get_num_threads()
+    try:
+        for arch in c_backend.available_archs():
+            results = []
+            with c_backend.forced_arch(arch):
+                for threads in (1, 2):
+                    fastmlp.set_num_threads(threads)
+                    results.append(c_backend.gemm(a, b, trans_a=ta, trans_b=tb, activation="relu"))
+            np.testing.assert_array_equal(results[0], results[1], err_msg=arch)
+    finally:
+        fastmlp.set_num_threads(before)
