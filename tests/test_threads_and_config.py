@@ -98,6 +98,6 @@ def test_short_openmp_spin_is_a_default_the_user_can_override():
     def run(**extra):
         return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                               env={**env, **extra}, timeout=120).stdout.strip()
-    assert run() == "1000"
+    assert run() == fastmlp._config.DEFAULT_GOMP_SPINCOUNT == "10000"
     assert run(GOMP_SPINCOUNT="50") == "50"
     assert run(OMP_WAIT_POLICY="active") == "None"

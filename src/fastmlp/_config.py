@@ -26,12 +26,15 @@ _ENV_MESSAGES = {
 
 # libgomp's idle threads spin up to GOMP_SPINCOUNT pause loops (300,000 by
 # default, ~10 ms here) before sleeping. On a busy machine a spinning thread
-# holds a core the descheduled sibling needs, and every parallel region then
-# waits a time slice: measured with another job on each of the 2 cores, an
-# epoch of 784-256-128-10 took 2.4-9.8 s with 2 threads against 0.78 s with
-# one. 1,000 loops (~40 us) still covers the gaps between kernels in a step,
-# and gave 0.83 s there. Only a default: the user's own setting wins.
-DEFAULT_GOMP_SPINCOUNT = "1000"
+# holds a core the descheduled sibling needs, and parallel regions then wait
+# for time slices. Epoch of 784-256-128-10 at batch 128, 2 threads, seconds
+# (quiet machine / one other busy process / 1 thread with that process):
+#   300,000: 0.36 / 1.45     10,000: 0.355 / 1.03     3,000: 0.385 / 0.75
+#   1,000: 0.45 / 0.58       (1 thread: 0.51 with the busy process)
+# 10,000 costs nothing on a quiet machine and takes a third off the busy
+# case; on a busy machine fewer threads (or OMP_WAIT_POLICY=passive) are
+# better still. Only a default: the user's own setting wins.
+DEFAULT_GOMP_SPINCOUNT = "10000"
 
 
 def prefer_short_openmp_spin() -> None:
