@@ -21,7 +21,6 @@ The preprocessing is saved inside the model file, in its metadata.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time

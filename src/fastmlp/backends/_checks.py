@@ -189,6 +189,20 @@ def as_rows(op: str, name: str, arr: np.ndarray) -> np.ndarray:
     return arr
 
 
+def sum_squared_error_args(y: object, target: object, grad: object
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Checked (y, target) as rows x outputs (a 1-D y is one output per
+    sample) and the grad buffer, shaped like the y the caller passed."""
+    op = "sum_squared_error"
+    y, t = as_float_arrays(op, y=y, target=target)
+    check_same_shape(op, ("y", "target"), y, t)
+    y2, t2 = as_rows(op, "y", y), as_rows(op, "target", t)
+    check_nonempty(op, "y", y2)
+    grad = prepare_out(op, "grad", grad, y.shape, y.dtype)
+    check_no_overlap(op, "grad", grad, y=y, target=t)
+    return y2, t2, grad
+
+
 def optimizer_buffers(op: str, params: object, grads: object, **state: object) -> tuple[np.ndarray, ...]:
     """Check the flat buffers of an optimizer step: params and every state
     buffer are updated in place, so they must be writable contiguous 1-D

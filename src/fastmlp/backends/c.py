@@ -148,13 +148,7 @@ def mean_absolute_error(y: ArrayLike, target: ArrayLike,
 def sum_squared_error(y: ArrayLike, target: ArrayLike,
                       grad: Optional[np.ndarray] = None) -> tuple[float, np.ndarray]:
     """Textbook 1/2 * sum of squared errors per sample, averaged over samples."""
-    op = "sum_squared_error"
-    y, t = chk.as_float_arrays(op, y=y, target=target)
-    chk.check_same_shape(op, ("y", "target"), y, t)
-    y2, t2 = chk.as_rows(op, "y", y), chk.as_rows(op, "target", t)
-    chk.check_nonempty(op, "y", y2)
-    grad = chk.prepare_out(op, "grad", grad, y.shape, y.dtype)
-    chk.check_no_overlap(op, "grad", grad, y=y, target=t)
+    y2, t2, grad = chk.sum_squared_error_args(y, target, grad)
     return _k.sse(y2, t2, grad.reshape(y2.shape)), grad
 
 

@@ -226,17 +226,11 @@ def sum_squared_error(y: ArrayLike, target: ArrayLike,
 
     A 1-D y holds one output per sample. The gradient is (y - target) / rows.
     """
-    op = "sum_squared_error"
-    y, t = chk.as_float_arrays(op, y=y, target=target)
-    chk.check_same_shape(op, ("y", "target"), y, t)
-    y2, t2 = chk.as_rows(op, "y", y), chk.as_rows(op, "target", t)
-    chk.check_nonempty(op, "y", y2)
-    grad = chk.prepare_out(op, "grad", grad, y.shape, y.dtype)
-    chk.check_no_overlap(op, "grad", grad, y=y, target=t)
+    y2, t2, grad = chk.sum_squared_error_args(y, target, grad)
     rows = y2.shape[0]
-    diff = y - t
+    diff = y2 - t2
     loss = _mean(0.5 * diff * diff, rows)
-    np.divide(diff, rows, out=grad)
+    np.divide(diff, rows, out=grad.reshape(y2.shape))
     return loss, grad
 
 
