@@ -244,14 +244,12 @@ void FM_NAME(fm_act_backward)(int act, FM_T slope, ptrdiff_t rows, ptrdiff_t col
     }
 }
 
-/* Column sums of block b (columns [b*w, b*w + w) clipped to cols, w <=
- * FM_COLS_MAX) of x (rows x cols): one pass down the rows, rows in order,
- * into a small double accumulator. */
-static void FM_NAME(column_sum_block)(ptrdiff_t rows, ptrdiff_t cols, const FM_T *x,
-                                      ptrdiff_t w, ptrdiff_t b, FM_T *out)
+/* Column sums of columns [j0, j0 + nj) (nj <= FM_COLS_MAX) of x (rows x
+ * cols): one pass down the rows, rows in order, into a small double
+ * accumulator. Each column's sum is the same however the columns are cut. */
+static void FM_NAME(column_sum_span)(ptrdiff_t rows, ptrdiff_t cols, const FM_T *x,
+                                     ptrdiff_t j0, ptrdiff_t nj, FM_T *out)
 {
-    ptrdiff_t j0 = b * w;
-    ptrdiff_t nj = cols - j0 < w ? cols - j0 : w;
     double acc[FM_COLS_MAX] = {0};
     for (ptrdiff_t i = 0; i < rows; i++) {
         const FM_T *xr = x + i * cols + j0;
@@ -262,13 +260,29 @@ static void FM_NAME(column_sum_block)(ptrdiff_t rows, ptrdiff_t cols, const FM_T
         out[j0 + j] = (FM_T)acc[j];
 }
 
+/* Block b of width w (columns [b*w, b*w + w) clipped to cols). */
+static void FM_NAME(column_sum_block)(ptrdiff_t rows, ptrdiff_t cols, const FM_T *x,
+                                      ptrdiff_t w, ptrdiff_t b, FM_T *out)
+{
+    ptrdiff_t j0 = b * w;
+    FM_NAME(column_sum_span)(rows, cols, x, j0, cols - j0 < w ? cols - j0 : w, out);
+}
+
+void FM_NAME(fm_column_sum_range)(ptrdiff_t rows, ptrdiff_t cols, const FM_T *x,
+                                  ptrdiff_t j0, ptrdiff_t j1, FM_T *out)
+{
+    for (ptrdiff_t j = j0; j < j1; j += FM_COLS_MAX)
+        FM_NAME(column_sum_span)(rows, cols, x, j,
+                                 j1 - j < FM_COLS_MAX ? j1 - j : FM_COLS_MAX, out);
+}
+
 void FM_NAME(fm_column_sum)(ptrdiff_t rows, ptrdiff_t cols, const FM_T *x, FM_T *out)
 {
     if (cols <= 0)
         return;
     /* Column blocks are independent and each sums its rows in order, so the
      * block width (which follows the thread count) never changes a result. */
-    int nt = rows * cols >= FM_PAR_MIN_COLSUM ? fm_get_num_threads() : 1;
+    int nt = rows * cols >= FM_PAR_MIN_COLSUM ? threads_available() : 1;
     ptrdiff_t w = (cols + nt - 1) / nt;
     w = (w + 15) / 16 * 16;
     w = w < FM_COLS_MAX ? w : FM_COLS_MAX;

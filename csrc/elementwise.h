@@ -22,6 +22,14 @@ void fm_act_inplace_f32(int act, float slope, ptrdiff_t rows, ptrdiff_t cols,
 void fm_act_inplace_f64(int act, double slope, ptrdiff_t rows, ptrdiff_t cols,
                         double *c, ptrdiff_t ldc);
 
+/* Column sums of columns [j0, j1) of x (rows x cols) into out[j0 .. j1),
+ * on the calling thread: for a caller that splits the columns among its own
+ * threads. Bit-identical to those columns of fm_column_sum. */
+void fm_column_sum_range_f32(ptrdiff_t rows, ptrdiff_t cols, const float *x, ptrdiff_t j0,
+                             ptrdiff_t j1, float *out);
+void fm_column_sum_range_f64(ptrdiff_t rows, ptrdiff_t cols, const double *x, ptrdiff_t j0,
+                             ptrdiff_t j1, double *out);
+
 /* cond ? a : b through the bits: gcc cannot turn this back into a branch
  * around the arithmetic that computes a and b, so loops stay vectorisable. */
 static inline float fm_select_f32(int cond, float a, float b)

@@ -251,15 +251,17 @@ ptrdiff_t fm_train_steps_f64(const fm_mlp *net, const double *x, const double *y
                              int64_t *iterations, double *work, double *step_loss,
                              double *step_metrics);
 
-/* Outputs of the MLP (activations included) for `rows` samples, `batch`
- * rows at a time, into out (rows x dims[L]); the same kernel calls as the
- * Python path of predict. Only the layer fields of net are read. */
+/* Outputs of the MLP (activations included) for `rows` samples into out
+ * (rows x dims[L]), at most `batch` rows at a time; each output row has the
+ * bits the Python path of predict gives it. Only the layer fields of net
+ * are read. fm_predict_work_bytes is the workspace for the current thread
+ * count; with less, fewer threads run. */
 size_t fm_predict_work_bytes_f32(const fm_mlp *net, ptrdiff_t batch);
 size_t fm_predict_work_bytes_f64(const fm_mlp *net, ptrdiff_t batch);
 void fm_predict_f32(const fm_mlp *net, const float *x, ptrdiff_t rows, ptrdiff_t batch,
-                    const float *params, float *work, float *out);
+                    const float *params, float *work, size_t work_bytes, float *out);
 void fm_predict_f64(const fm_mlp *net, const double *x, ptrdiff_t rows, ptrdiff_t batch,
-                    const double *params, double *work, double *out);
+                    const double *params, double *work, size_t work_bytes, double *out);
 
 #ifdef __cplusplus
 }

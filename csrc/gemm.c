@@ -37,14 +37,10 @@
 #include <omp.h>
 #endif
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <xmmintrin.h>
-#define FM_HAVE_MXCSR 1
-#endif
-
 #include "elementwise.h"
 #include "fastmlp.h"
 #include "gemm_kernel.h"
+#include "parallel.h"
 
 /* With a direct kernel, A is read in place (not packed) when C's block is
  * at most this many NR panels wide, and a row-major B when the block is at
@@ -179,18 +175,31 @@ static const fm_gemm_arch *selected_arch(void)
 /* ---- packing buffers ---------------------------------------------------- */
 
 /*
- * One cached workspace, reused across calls: a fresh multi-megabyte buffer
- * per call would be mmap'ed and page-faulted every time, which costs as much
- * as a small GEMM. A caller takes it with an atomic exchange; a concurrent
- * caller finding the slot empty allocates its own, and on return the last
- * one back stays cached (the other is freed), so nothing leaks.
+ * Cached workspaces, reused across calls: a fresh multi-megabyte buffer per
+ * call would be mmap'ed and page-faulted every time, which costs as much as
+ * a small GEMM. Slot 0 serves calls from outside any team; a thread of a
+ * team (the training loop's) gets a slot of its own, so that each keeps its
+ * buffer warm in its own cache. A caller takes a slot's block with an
+ * atomic exchange; a concurrent caller finding it empty allocates its own,
+ * and on return the last one back stays cached (the other is freed), so
+ * nothing leaks.
  */
 #define WS_HEADER 64 /* keeps the payload 64-byte aligned */
-static _Atomic(void *) ws_cache = NULL;
+#define WS_SLOTS 16
+static _Atomic(void *) ws_cache[WS_SLOTS];
+
+static _Atomic(void *) *ws_slot(void)
+{
+#ifdef _OPENMP
+    if (omp_in_parallel())
+        return &ws_cache[1 + omp_get_thread_num() % (WS_SLOTS - 1)];
+#endif
+    return &ws_cache[0];
+}
 
 static char *ws_take(size_t need)
 {
-    void *block = atomic_exchange(&ws_cache, NULL);
+    void *block = atomic_exchange(ws_slot(), NULL);
     if (block != NULL && *(size_t *)block >= need)
         return (char *)block + WS_HEADER;
     free(block);
@@ -203,7 +212,7 @@ static char *ws_take(size_t need)
 
 static void ws_give_back(char *payload)
 {
-    free(atomic_exchange(&ws_cache, (void *)(payload - WS_HEADER)));
+    free(atomic_exchange(ws_slot(), (void *)(payload - WS_HEADER)));
 }
 
 /* ---- the blocked algorithm ---------------------------------------------- */
@@ -321,13 +330,6 @@ static void gemm_block(const gemm_job *job, const gemm_buffers *buf, ptrdiff_t m
     }
 }
 
-/* [lo, hi) of the `part`-th of `parts` near-equal shares of `count` items. */
-static void share(ptrdiff_t count, int parts, int part, ptrdiff_t *lo, ptrdiff_t *hi)
-{
-    *lo = count * part / parts;
-    *hi = count * (part + 1) / parts;
-}
-
 /*
  * How many of nt threads split M (the rest split N). Each thread computes
  * its own block of C with its own packed copies of the A rows and B columns
@@ -363,8 +365,8 @@ static void gemm_thread(const gemm_job *job, const gemm_buffers *buf, int tid, i
     const int mr = job->blk->mr, nr = job->blk->nr;
     const int tm = threads_over_m(job, nt), tn = nt / tm;
     ptrdiff_t m0, m1, n0, n1;
-    share(ceil_div(job->m, mr), tm, tid / tn, &m0, &m1);
-    share(ceil_div(job->n, nr), tn, tid % tn, &n0, &n1);
+    share_of(ceil_div(job->m, mr), tm, tid / tn, &m0, &m1);
+    share_of(ceil_div(job->n, nr), tn, tid % tn, &n0, &n1);
     m0 *= mr;
     m1 = min_pd(m1 * mr, job->m);
     n0 *= nr;
@@ -377,7 +379,7 @@ static void gemm_thread(const gemm_job *job, const gemm_buffers *buf, int tid, i
 static void softmax_share(const gemm_job *job, int tid, int nt)
 {
     ptrdiff_t r0, r1;
-    share(job->m, nt, tid, &r0, &r1);
+    share_of(job->m, nt, tid, &r0, &r1);
     if (r1 > r0)
         job->ops->softmax(job->c + (size_t)(r0 * job->ldc) * job->ops->size, job->ldc,
                           r1 - r0, job->n);
@@ -391,30 +393,6 @@ static void finish_whole(const type_ops *ops, ptrdiff_t m, ptrdiff_t n, void *c,
     ops->epilogue(c, ldc, m, n, bias, act, slope);
     if (act == FM_ACT_SOFTMAX)
         ops->softmax(c, ldc, m, n);
-}
-
-/*
- * The caller's floating-point mode (flush-to-zero, denormals-are-zero,
- * rounding: MXCSR on x86), which is per thread. The team's threads take on
- * the calling thread's mode for the call, so a caller that flushes
- * denormals gets the same bits with one thread or many.
- */
-static unsigned fp_mode_get(void)
-{
-#ifdef FM_HAVE_MXCSR
-    return _mm_getcsr();
-#else
-    return 0;
-#endif
-}
-
-static void fp_mode_set(unsigned mode)
-{
-#ifdef FM_HAVE_MXCSR
-    _mm_setcsr(mode);
-#else
-    (void)mode;
-#endif
 }
 
 static int team_size(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k)

@@ -18,6 +18,7 @@
 
 #include "elementwise.h"
 #include "fastmlp.h"
+#include "loss.h"
 #include "parallel.h"
 
 #include <math.h>
@@ -54,6 +55,45 @@ static double sum_in_order(const double *part, ptrdiff_t n)
     return s;
 }
 
+/* How loss `kind` is summed over a rows x cols batch: its items (rows for
+ * the softmax losses, else elements) and their width for chunking; the mean
+ * is factor * sum / divisor, and the gradient of each item's loss is scaled
+ * by grad_num / divisor. */
+typedef struct {
+    ptrdiff_t items, width;
+    double divisor, factor, grad_num;
+} loss_shape;
+
+static loss_shape shape_of(int kind, ptrdiff_t rows, ptrdiff_t cols)
+{
+    loss_shape sh = {rows * cols, 1, (double)(rows * cols), 1.0, 1.0};
+    if (kind == FM_LOSS_SOFTMAX_XENT || kind == FM_LOSS_SOFTMAX_XENT_SPARSE) {
+        sh.items = rows;
+        sh.width = cols;
+        sh.divisor = (double)rows;
+    } else if (kind == FM_LOSS_MSE) {
+        sh.grad_num = 2.0;
+    } else if (kind == FM_LOSS_SSE) {
+        sh.divisor = (double)rows;
+        sh.factor = 0.5;
+    }
+    return sh;
+}
+
+double fm_loss_total(int kind, ptrdiff_t rows, ptrdiff_t cols, const double *item_loss)
+{
+    loss_shape sh = shape_of(kind, rows, cols);
+    ptrdiff_t ck = chunk_items(sh.items, sh.width);
+    double s = 0.0;
+    for (ptrdiff_t c0 = 0; c0 < sh.items; c0 += ck) {
+        double part = 0.0;
+        for (ptrdiff_t i = c0; i < sh.items && i < c0 + ck; i++)
+            part += item_loss[i];
+        s += part;
+    }
+    return sh.factor * s / sh.divisor;
+}
+
 #define FM_T float
 #define FM_NAME(f) f##_f32
 #define FM_EXP_NONPOS fm_exp_nonpos_f32
@@ -85,6 +125,7 @@ typedef struct {
     const int64_t *labels;
     FM_T *grad;
     FM_T grad_scale;
+    double *item_loss; /* if not NULL: each item's loss, as it is summed */
 } FM_NAME(loss_args);
 
 /* Sum of the losses of items [i0, i1), writing their gradients. */
@@ -149,6 +190,8 @@ static double FM_NAME(xent_rows)(const FM_NAME(loss_args) *a, ptrdiff_t i0, ptrd
             tsum += t[j];
         }
         total += loss;
+        if (a->item_loss)
+            a->item_loss[i] = loss;
         if (g) {
             FM_T pscale = (FM_T)(tsum / s) * a->grad_scale;
             for (ptrdiff_t j = 0; j < n; j++)
@@ -169,7 +212,10 @@ static double FM_NAME(xent_sparse_rows)(const FM_NAME(loss_args) *a, ptrdiff_t i
         FM_T *g = a->grad ? a->grad + i * n : NULL;
         int64_t label = a->labels[i];
         double s;
-        total += FM_NAME(log_sum_exp)(n, z, g, &s) - (double)z[label];
+        double loss = FM_NAME(log_sum_exp)(n, z, g, &s) - (double)z[label];
+        total += loss;
+        if (a->item_loss)
+            a->item_loss[i] = loss;
         if (g) {
             FM_T pscale = (FM_T)(1.0 / s) * a->grad_scale;
             for (ptrdiff_t j = 0; j < n; j++)
@@ -204,7 +250,10 @@ static double FM_NAME(bce_elems)(const FM_NAME(loss_args) *a, ptrdiff_t i0, ptrd
             memcpy(a->grad + p, grad, (size_t)m * sizeof(FM_T));
         for (ptrdiff_t j = 0; j < m; j++) {
             double zj = z[p + j], pos = zj > 0 ? zj : 0;
-            total += pos - zj * t[p + j] + l1p[j];
+            double loss = pos - zj * t[p + j] + l1p[j];
+            total += loss;
+            if (a->item_loss)
+                a->item_loss[p + j] = loss;
         }
     }
     return total;
@@ -219,7 +268,10 @@ static double FM_NAME(sq_elems)(const FM_NAME(loss_args) *a, ptrdiff_t i0, ptrdi
     double total = 0.0;
     for (ptrdiff_t i = i0; i < i1; i++) {
         FM_T d = y[i] - t[i];
-        total += (double)d * d;
+        double loss = (double)d * d;
+        total += loss;
+        if (a->item_loss)
+            a->item_loss[i] = loss;
         if (g)
             g[i] = d * a->grad_scale;
     }
@@ -235,7 +287,10 @@ static double FM_NAME(abs_elems)(const FM_NAME(loss_args) *a, ptrdiff_t i0, ptrd
     double total = 0.0;
     for (ptrdiff_t i = i0; i < i1; i++) {
         FM_T d = y[i] - t[i];
-        total += fabs((double)d);
+        double loss = fabs((double)d);
+        total += loss;
+        if (a->item_loss)
+            a->item_loss[i] = loss;
         /* branch-free sign (random signs would mispredict); d == d is false
          * only for NaN, which then passes through */
         FM_T sign = (FM_T)(d > 0) - (FM_T)(d < 0);
@@ -245,48 +300,91 @@ static double FM_NAME(abs_elems)(const FM_NAME(loss_args) *a, ptrdiff_t i0, ptrd
     return total;
 }
 
+/* The chunk function of loss `kind`, and from how many elements it runs in
+ * parallel (see FM_PAR_MIN_*). */
+static FM_NAME(chunk_fn) FM_NAME(chunk_fn_of)(int kind, ptrdiff_t *par_min)
+{
+    *par_min = FM_PAR_MIN_SLOW;
+    switch (kind) {
+    case FM_LOSS_SOFTMAX_XENT:
+        return FM_NAME(xent_rows);
+    case FM_LOSS_SOFTMAX_XENT_SPARSE:
+        return FM_NAME(xent_sparse_rows);
+    case FM_LOSS_SIGMOID_BCE:
+        return FM_NAME(bce_elems);
+    case FM_LOSS_MAE:
+        return FM_NAME(abs_elems);
+    default: /* MSE, SSE */
+        *par_min = FM_PAR_MIN_CHEAP;
+        return FM_NAME(sq_elems);
+    }
+}
+
+/* The arguments of loss `kind` on a rows x cols batch. */
+static FM_NAME(loss_args) FM_NAME(args_of)(int kind, ptrdiff_t rows, ptrdiff_t cols,
+                                           const FM_T *z, const FM_T *t,
+                                           const int64_t *labels, FM_T *grad)
+{
+    loss_shape sh = shape_of(kind, rows, cols);
+    FM_NAME(loss_args) a = {sh.width, z, t, labels, grad,
+                            (FM_T)(sh.grad_num / sh.divisor), NULL};
+    return a;
+}
+
+/* The whole batch, in parallel chunks when it is large enough. */
+static double FM_NAME(loss_whole)(int kind, ptrdiff_t rows, ptrdiff_t cols, const FM_T *z,
+                                  const FM_T *t, const int64_t *labels, FM_T *grad)
+{
+    loss_shape sh = shape_of(kind, rows, cols);
+    FM_NAME(loss_args) a = FM_NAME(args_of)(kind, rows, cols, z, t, labels, grad);
+    ptrdiff_t par_min;
+    FM_NAME(chunk_fn) f = FM_NAME(chunk_fn_of)(kind, &par_min);
+    return sh.factor * FM_NAME(sum_chunks)(f, &a, sh.items, sh.width, par_min) / sh.divisor;
+}
+
+void FM_NAME(fm_loss_rows)(int kind, ptrdiff_t rows, ptrdiff_t cols, const FM_T *z,
+                           const FM_T *target, const int64_t *labels, FM_T *grad,
+                           ptrdiff_t r0, ptrdiff_t r1, double *item_loss)
+{
+    loss_shape sh = shape_of(kind, rows, cols);
+    FM_NAME(loss_args) a = FM_NAME(args_of)(kind, rows, cols, z, target, labels, grad);
+    a.item_loss = item_loss;
+    ptrdiff_t per_row = sh.items == rows ? 1 : cols, par_min;
+    FM_NAME(chunk_fn_of)(kind, &par_min)(&a, r0 * per_row, r1 * per_row);
+}
+
 double FM_NAME(fm_softmax_xent)(ptrdiff_t rows, ptrdiff_t cols, const FM_T *z,
                                 const FM_T *target, FM_T *grad)
 {
-    FM_NAME(loss_args) a = {cols, z, target, NULL, grad, (FM_T)(1.0 / (double)rows)};
-    double s = FM_NAME(sum_chunks)(FM_NAME(xent_rows), &a, rows, cols, FM_PAR_MIN_SLOW);
-    return s / (double)rows;
+    return FM_NAME(loss_whole)(FM_LOSS_SOFTMAX_XENT, rows, cols, z, target, NULL, grad);
 }
 
 double FM_NAME(fm_softmax_xent_sparse)(ptrdiff_t rows, ptrdiff_t cols, const FM_T *z,
                                        const int64_t *labels, FM_T *grad)
 {
-    FM_NAME(loss_args) a = {cols, z, NULL, labels, grad, (FM_T)(1.0 / (double)rows)};
-    double s = FM_NAME(sum_chunks)(FM_NAME(xent_sparse_rows), &a, rows, cols,
-                                   FM_PAR_MIN_SLOW);
-    return s / (double)rows;
+    return FM_NAME(loss_whole)(FM_LOSS_SOFTMAX_XENT_SPARSE, rows, cols, z, NULL, labels, grad);
 }
 
 double FM_NAME(fm_sigmoid_bce)(ptrdiff_t n, const FM_T *z, const FM_T *target, FM_T *grad)
 {
-    FM_NAME(loss_args) a = {1, z, target, NULL, grad, (FM_T)(1.0 / (double)n)};
-    return FM_NAME(sum_chunks)(FM_NAME(bce_elems), &a, n, 1, FM_PAR_MIN_SLOW) / (double)n;
+    return FM_NAME(loss_whole)(FM_LOSS_SIGMOID_BCE, n, 1, z, target, NULL, grad);
 }
 
 double FM_NAME(fm_mse)(ptrdiff_t n, const FM_T *y, const FM_T *target, FM_T *grad)
 {
-    FM_NAME(loss_args) a = {1, y, target, NULL, grad, (FM_T)(2.0 / (double)n)};
-    return FM_NAME(sum_chunks)(FM_NAME(sq_elems), &a, n, 1, FM_PAR_MIN_CHEAP) / (double)n;
+    return FM_NAME(loss_whole)(FM_LOSS_MSE, n, 1, y, target, NULL, grad);
 }
 
 double FM_NAME(fm_mae)(ptrdiff_t n, const FM_T *y, const FM_T *target, FM_T *grad)
 {
-    FM_NAME(loss_args) a = {1, y, target, NULL, grad, (FM_T)(1.0 / (double)n)};
-    return FM_NAME(sum_chunks)(FM_NAME(abs_elems), &a, n, 1, FM_PAR_MIN_SLOW) / (double)n;
+    return FM_NAME(loss_whole)(FM_LOSS_MAE, n, 1, y, target, NULL, grad);
 }
 
 /* 1/2 sum_j (y_ij - t_ij)^2 per row, mean over rows; gradient (y - t)/rows. */
 double FM_NAME(fm_sse)(ptrdiff_t rows, ptrdiff_t cols, const FM_T *y, const FM_T *target,
                        FM_T *grad)
 {
-    FM_NAME(loss_args) a = {1, y, target, NULL, grad, (FM_T)(1.0 / (double)rows)};
-    double s = FM_NAME(sum_chunks)(FM_NAME(sq_elems), &a, rows * cols, 1, FM_PAR_MIN_CHEAP);
-    return 0.5 * s / (double)rows;
+    return FM_NAME(loss_whole)(FM_LOSS_SSE, rows, cols, y, target, NULL, grad);
 }
 
 #endif /* FM_T */

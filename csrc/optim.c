@@ -35,10 +35,6 @@
 
 #include <math.h>
 #include <tgmath.h>
-#if defined(__x86_64__) || defined(__i386__) || defined(_M_X64)
-#include <xmmintrin.h>
-#define FM_HAVE_MXCSR 1
-#endif
 
 /* Parallel from this many elements: where the serial loop takes ~4 us or
  * more (a parallel region costs ~0.8 us on 2 threads). Serial float cost
@@ -49,25 +45,14 @@
 #define FM_PAR_MIN_SQRT 16384  /* adagrad, rmsprop, adam: a sqrt and a divide */
 
 /* Set flush-to-zero and denormals-are-zero for this thread; returns the
- * old state for denormals_restore. MXCSR is per thread. */
+ * old mode, for fp_mode_set to restore. MXCSR is per thread. */
 static unsigned denormals_off(void)
 {
+    unsigned old = fp_mode_get();
 #ifdef FM_HAVE_MXCSR
-    unsigned old = _mm_getcsr();
-    _mm_setcsr(old | 0x8040u); /* FTZ is bit 15, DAZ bit 6 */
+    fp_mode_set(old | 0x8040u); /* FTZ is bit 15, DAZ bit 6 */
+#endif
     return old;
-#else
-    return 0;
-#endif
-}
-
-static void denormals_restore(unsigned old)
-{
-#ifdef FM_HAVE_MXCSR
-    _mm_setcsr(old);
-#else
-    (void)old;
-#endif
 }
 
 #define FM_T float
@@ -102,7 +87,7 @@ static void FM_NAME(for_ranges)(FM_NAME(range_fn) f, const FM_NAME(optim_args) *
     if (!parallel_pays(n, par_min)) {
         unsigned csr = denormals_off();
         f(a, 0, n);
-        denormals_restore(csr);
+        fp_mode_set(csr);
         return;
     }
 #pragma omp parallel
@@ -111,7 +96,7 @@ static void FM_NAME(for_ranges)(FM_NAME(range_fn) f, const FM_NAME(optim_args) *
         thread_share(n, &i0, &i1);
         unsigned csr = denormals_off();
         f(a, i0, i1);
-        denormals_restore(csr);
+        fp_mode_set(csr);
     }
 }
 

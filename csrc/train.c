@@ -2,13 +2,49 @@
  *
  * Python calls this for a run of minibatches so that a step costs no
  * interpreter time between kernels: at small sizes (an 8-64-64-1 regression
- * net) that overhead, not arithmetic, is what a step costs. The kernels and
- * their order are those of the Python path (model.py), so both give the same
- * weights bit for bit. The body lives in train_impl.h, once per dtype. */
+ * net) that overhead, not arithmetic, is what a step costs.
+ *
+ * The whole run is one OpenMP region. Each thread keeps the same rows of
+ * every minibatch from the gather to the input gradients, in its own cache,
+ * and then the same slice of the parameters from the weight gradient
+ * through the optimizer; two barriers a step instead of a region (and a
+ * round of cache misses on the other core's data) per kernel. The kernels
+ * compute every element as the Python path's calls do (model.py), so both
+ * give the same weights bit for bit, whatever the thread count. The body
+ * lives in train_impl.h, once per dtype. */
 #include <math.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#else
+static int omp_get_thread_num(void) { return 0; }
+static int omp_get_num_threads(void) { return 1; }
+#endif
 
+#include "elementwise.h"
 #include "fastmlp.h"
+#include "loss.h"
+#include "parallel.h"
+
+/* A team only for at least this many multiply-adds of GEMM work (per step,
+ * or per predict call): below it, two barriers cost more than the second
+ * thread saves. See the commit that set it for the measurements. */
+#ifndef FM_TEAM_MIN_FMAS
+#define FM_TEAM_MIN_FMAS ((ptrdiff_t)1 << 18)
+#endif
+
+/* Threads for work on `rows` rows of net: forward, plus about as much
+ * again for each of the two gradients in training. */
+static int team_size_for(const fm_mlp *net, ptrdiff_t rows)
+{
+    ptrdiff_t per_row = 0;
+    for (int i = 0; i < net->n_layers; i++)
+        per_row += net->dims[i] * net->dims[i + 1];
+    int nt = threads_available();
+    if (nt <= 1 || rows * per_row < FM_TEAM_MIN_FMAS)
+        return 1;
+    return rows < nt ? (int)rows : nt;
+}
 
 #define FM_CAT2(a, b) a##_##b
 #define FM_CAT(a, b) FM_CAT2(a, b)

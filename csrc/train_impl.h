@@ -61,28 +61,6 @@ static double FN(metric_value)(int metric, const T *out, const T *t, const int64
     }
 }
 
-/* Loss of the batch, and d(loss)/d(last layer's logits or outputs) in delta. */
-static double FN(batch_loss)(const fm_mlp *net, const T *z, const T *t, const int64_t *labels,
-                             ptrdiff_t rows, ptrdiff_t cols, T *delta)
-{
-    switch (net->loss) {
-    case FM_LOSS_SOFTMAX_XENT:
-        return FN(fm_softmax_xent)(rows, cols, z, t, delta);
-    case FM_LOSS_SOFTMAX_XENT_SPARSE:
-        return FN(fm_softmax_xent_sparse)(rows, cols, z, labels, delta);
-    case FM_LOSS_SIGMOID_BCE:
-        return FN(fm_sigmoid_bce)(rows * cols, z, t, delta);
-    case FM_LOSS_MSE:
-        return FN(fm_mse)(rows * cols, z, t, delta);
-    case FM_LOSS_MAE:
-        return FN(fm_mae)(rows * cols, z, t, delta);
-    case FM_LOSS_SSE:
-        return FN(fm_sse)(rows, cols, z, t, delta);
-    default:
-        return NAN;
-    }
-}
-
 static void FN(optimizer_step)(const fm_mlp *net, ptrdiff_t n, T *w, const T *g, T *s1, T *s2,
                                int64_t step)
 {
@@ -107,7 +85,8 @@ static void FN(optimizer_step)(const fm_mlp *net, ptrdiff_t n, T *w, const T *g,
 }
 
 /* Elements of T before the int64 label block: every buffer above, rounded
- * up so the labels are 8-byte aligned. */
+ * up so the labels are 8-byte aligned. After the labels come the double
+ * item losses (one per row, or per element for elementwise losses). */
 static ptrdiff_t FN(labels_offset)(const fm_mlp *net, ptrdiff_t batch)
 {
     const ptrdiff_t *d = net->dims;
@@ -122,7 +101,178 @@ static ptrdiff_t FN(labels_offset)(const fm_mlp *net, ptrdiff_t batch)
 
 size_t FN(fm_train_work_bytes)(const fm_mlp *net, ptrdiff_t batch)
 {
-    return (size_t)FN(labels_offset)(net, batch) * sizeof(T) + (size_t)batch * sizeof(int64_t);
+    return (size_t)FN(labels_offset)(net, batch) * sizeof(T) + (size_t)batch * sizeof(int64_t) +
+           (size_t)(batch * net->dims[net->n_layers]) * sizeof(double);
+}
+
+/* One fm_train_steps call: its arguments, and where each buffer and each
+ * layer's parameters sit. Every thread of the team reads the same one. */
+typedef struct {
+    const fm_mlp *net;
+    const T *x, *y;
+    const int64_t *labels, *order;
+    ptrdiff_t rows, batch;
+    T *params, *grads, *slot1, *slot2;
+    T *xb, *tb, *logits; /* minibatch inputs, float targets, fused logits */
+    int64_t *lb;         /* minibatch labels (sparse loss) */
+    double *item_loss;
+    T *outs[FM_MAX_LAYERS], *deltas[FM_MAX_LAYERS];
+    ptrdiff_t w_off[FM_MAX_LAYERS], b_off[FM_MAX_LAYERS]; /* b_off < 0: no bias */
+} FN(train_ctx);
+
+/* Carve the workspace: x batch, target batch, then per layer an output and
+ * a delta block, the fused logits, the labels and the item losses. */
+static void FN(carve)(FN(train_ctx) *c, T *work)
+{
+    const fm_mlp *net = c->net;
+    const ptrdiff_t *d = net->dims, batch = c->batch;
+    const int L = net->n_layers;
+    c->xb = work;
+    c->tb = c->xb + batch * d[0];
+    T *p = c->tb + (net->loss == FM_LOSS_SOFTMAX_XENT_SPARSE ? 0 : batch * d[L]);
+    ptrdiff_t off = 0;
+    for (int i = 0; i < L; i++) {
+        c->outs[i] = p;
+        c->deltas[i] = p + batch * d[i + 1];
+        p += 2 * batch * d[i + 1];
+        c->w_off[i] = off;
+        off += d[i] * d[i + 1];
+        c->b_off[i] = net->use_bias[i] ? off : -1;
+        off += net->use_bias[i] ? d[i + 1] : 0;
+    }
+    c->logits = p;
+    c->lb = (int64_t *)(void *)(work + FN(labels_offset)(net, batch));
+    c->item_loss = (double *)(void *)(c->lb + batch);
+}
+
+/*
+ * Rows [r0, r1) of a minibatch of n rows starting at `start` in the epoch's
+ * order: gather them, run them forward, take the loss gradient, and go
+ * backward as far as rows stay independent (activation derivatives and
+ * input gradients). Nothing here reads another thread's rows, so a team
+ * runs it without waiting; the GEMMs see only these rows, which gives the
+ * same bits as the whole batch (each C element's sum does not depend on M).
+ */
+static void FN(rows_pass)(const FN(train_ctx) *c, ptrdiff_t start, ptrdiff_t n, ptrdiff_t r0,
+                          ptrdiff_t r1)
+{
+    const fm_mlp *net = c->net;
+    const ptrdiff_t *d = net->dims, nr = r1 - r0;
+    const int L = net->n_layers;
+    const T slope = (T)net->slope;
+    if (nr <= 0)
+        return;
+
+    FN(gather_rows)(c->xb + r0 * d[0], c->x, d[0], c->order, start + r0, nr);
+    if (net->loss == FM_LOSS_SOFTMAX_XENT_SPARSE)
+        for (ptrdiff_t i = r0; i < r1; i++)
+            c->lb[i] = c->labels[c->order ? c->order[start + i] : start + i];
+    else
+        FN(gather_rows)(c->tb + r0 * d[L], c->y, d[L], c->order, start + r0, nr);
+
+    /* forward: one fused GEMM + bias + activation per layer */
+    const T *a = c->xb + r0 * d[0];
+    for (int i = 0; i < L; i++) {
+        int top_logits = i == L - 1 && net->fused;
+        T *z = (top_logits ? c->logits : c->outs[i]) + r0 * d[i + 1];
+        const T *bias = c->b_off[i] >= 0 ? c->params + c->b_off[i] : NULL;
+        FN(fm_gemm)(0, 0, nr, d[i + 1], d[i], (T)1, a, d[i], c->params + c->w_off[i], d[i + 1],
+                    (T)0, z, d[i + 1], bias, top_logits ? FM_ACT_IDENTITY : net->act[i], slope);
+        if (top_logits && net->n_metrics > 0)
+            FN(fm_act_forward)(net->act[i], slope, nr, d[i + 1], z, c->outs[i] + r0 * d[i + 1]);
+        a = c->outs[i] + r0 * d[i + 1];
+    }
+
+    /* d(loss)/d(top) for these rows, and their item losses */
+    FN(fm_loss_rows)(net->loss, n, d[L], net->fused ? c->logits : c->outs[L - 1], c->tb, c->lb,
+                     c->deltas[L - 1], r0, r1, c->item_loss);
+
+    /* backward within the rows, with the weights as they were in forward */
+    for (int i = L - 1; i >= 0; i--) {
+        T *dy = c->deltas[i] + r0 * d[i + 1];
+        if (!(i == L - 1 && net->fused) && net->act[i] != FM_ACT_IDENTITY)
+            FN(fm_act_backward)(net->act[i], slope, nr, d[i + 1], dy,
+                                c->outs[i] + r0 * d[i + 1], dy);
+        if (i > 0)
+            FN(fm_gemm)(0, 1, nr, d[i], d[i + 1], (T)1, dy, d[i + 1], c->params + c->w_off[i],
+                        d[i + 1], (T)0, c->deltas[i - 1] + r0 * d[i], d[i], NULL,
+                        FM_ACT_IDENTITY, (T)0);
+    }
+}
+
+/* The optimizer on parameters [off, off + len) of the flat buffer. */
+static void FN(update_range)(const FN(train_ctx) *c, ptrdiff_t off, ptrdiff_t len,
+                             int64_t step)
+{
+    if (len > 0)
+        FN(optimizer_step)(c->net, len, c->params + off, c->grads + off,
+                           c->slot1 ? c->slot1 + off : NULL, c->slot2 ? c->slot2 + off : NULL,
+                           step);
+}
+
+/*
+ * Thread tid's share of the update, once every row's deltas are done: for
+ * each layer, rows [f0, f1) of the weight gradient and columns [c0, c1) of
+ * the bias gradient, each updated by the optimizer while still in cache.
+ * The optimizer is elementwise, so updating the buffer in pieces gives the
+ * same bits as one call over all of it.
+ */
+static void FN(update_share)(const FN(train_ctx) *c, ptrdiff_t n, int64_t step, int tid,
+                             int nt)
+{
+    const fm_mlp *net = c->net;
+    const ptrdiff_t *d = net->dims;
+    for (int i = 0; i < net->n_layers; i++) {
+        const T *in = i ? c->outs[i - 1] : c->xb;
+        ptrdiff_t f0, f1, c0, c1;
+        share_of(d[i], nt, tid, &f0, &f1);
+        if (f1 > f0) {
+            ptrdiff_t off = c->w_off[i] + f0 * d[i + 1];
+            FN(fm_gemm)(1, 0, f1 - f0, d[i + 1], n, (T)1, in + f0, d[i], c->deltas[i],
+                        d[i + 1], (T)0, c->grads + off, d[i + 1], NULL, FM_ACT_IDENTITY, (T)0);
+            FN(update_range)(c, off, (f1 - f0) * d[i + 1], step);
+        }
+        if (c->b_off[i] < 0)
+            continue;
+        share_of(d[i + 1], nt, tid, &c0, &c1);
+        if (c1 > c0) {
+            FN(fm_column_sum_range)(n, d[i + 1], c->deltas[i], c0, c1, c->grads + c->b_off[i]);
+            FN(update_range)(c, c->b_off[i] + c0, c1 - c0, step);
+        }
+    }
+}
+
+/* Steps first_step .. first_step + n_steps - 1, as thread tid of nt. Two
+ * barriers a step: after the row passes (the weight gradients need every
+ * row) and after the update (the next forward needs every weight). */
+static ptrdiff_t FN(team_steps)(const FN(train_ctx) *c, ptrdiff_t first_step, ptrdiff_t n_steps,
+                                int64_t iterations, double *step_loss, double *step_metrics,
+                                int tid, int nt)
+{
+    const fm_mlp *net = c->net;
+    const ptrdiff_t out_cols = net->dims[net->n_layers];
+    for (ptrdiff_t s = 0; s < n_steps; s++) {
+        ptrdiff_t start = (first_step + s) * c->batch;
+        ptrdiff_t n = c->rows - start < c->batch ? c->rows - start : c->batch, r0, r1;
+        share_of(n, nt, tid, &r0, &r1);
+        FN(rows_pass)(c, start, n, r0, r1);
+#pragma omp barrier
+        /* every thread sums the same item losses, so all agree on stopping */
+        double loss = fm_loss_total(net->loss, n, out_cols, c->item_loss);
+        if (tid == 0)
+            step_loss[s] = loss;
+        /* A non-finite loss stops before the update: the weights stay as
+         * they were before this batch. */
+        if (!isfinite(loss))
+            return s;
+        FN(update_share)(c, n, iterations + s + 1, tid, nt);
+        for (int k = 0; tid == 0 && k < net->n_metrics; k++)
+            step_metrics[s * net->n_metrics + k] =
+                FN(metric_value)(net->metrics[k], c->outs[net->n_layers - 1], c->tb, c->lb, n,
+                                 out_cols);
+#pragma omp barrier
+    }
+    return n_steps;
 }
 
 ptrdiff_t FN(fm_train_steps)(const fm_mlp *net, const T *x, const T *y, const int64_t *labels,
@@ -131,132 +281,113 @@ ptrdiff_t FN(fm_train_steps)(const fm_mlp *net, const T *x, const T *y, const in
                              T *slot1, T *slot2, int64_t *iterations, T *work,
                              double *step_loss, double *step_metrics)
 {
-    const int L = net->n_layers;
-    const ptrdiff_t *d = net->dims;
-    const ptrdiff_t out_cols = d[L];
-    const int sparse = net->loss == FM_LOSS_SOFTMAX_XENT_SPARSE;
-
-    /* Carve the workspace: x batch, target batch, then per layer an output
-     * and a delta block (see fm_train_work_size); the logits of a fused
-     * last layer live in its delta's twin, net->fused_logits. */
-    T *xb = work;
-    T *tb = xb + batch * d[0];
-    T *p = tb + (sparse ? 0 : batch * out_cols);
-    T *outs[FM_MAX_LAYERS], *deltas[FM_MAX_LAYERS], *logits;
-    for (int i = 0; i < L; i++) {
-        outs[i] = p;
-        deltas[i] = p + batch * d[i + 1];
-        p += 2 * batch * d[i + 1];
+    FN(train_ctx) c = {.net = net, .x = x, .y = y, .labels = labels, .order = order,
+                       .rows = rows, .batch = batch, .params = params, .grads = grads,
+                       .slot1 = slot1, .slot2 = slot2};
+    FN(carve)(&c, work);
+    ptrdiff_t done = n_steps;
+    int nt = team_size_for(net, batch);
+    if (nt <= 1) {
+        done = FN(team_steps)(&c, first_step, n_steps, *iterations, step_loss, step_metrics, 0,
+                              1);
+    } else {
+        unsigned caller_mode = fp_mode_get();
+#pragma omp parallel num_threads(nt)
+        {
+            unsigned own_mode = fp_mode_get();
+            fp_mode_set(caller_mode);
+            int tid = omp_get_thread_num();
+            ptrdiff_t mine = FN(team_steps)(&c, first_step, n_steps, *iterations, step_loss,
+                                            step_metrics, tid, omp_get_num_threads());
+            if (tid == 0)
+                done = mine;
+            fp_mode_set(own_mode);
+        }
     }
-    logits = p;
-    int64_t *lb = (int64_t *)(void *)(work + FN(labels_offset)(net, batch)); /* sparse labels */
-
-    for (ptrdiff_t s = 0; s < n_steps; s++) {
-        ptrdiff_t start = (first_step + s) * batch;
-        ptrdiff_t n = rows - start < batch ? rows - start : batch;
-
-        FN(gather_rows)(xb, x, d[0], order, start, n);
-        if (sparse)
-            for (ptrdiff_t i = 0; i < n; i++)
-                lb[i] = labels[order ? order[start + i] : start + i];
-        else
-            FN(gather_rows)(tb, y, out_cols, order, start, n);
-
-        /* forward: one fused GEMM + bias + activation per layer */
-        const T *a = xb;
-        const T *w = params;
-        const T *wp[FM_MAX_LAYERS], *bp[FM_MAX_LAYERS];
-        for (int i = 0; i < L; i++) {
-            int last = i == L - 1;
-            wp[i] = w;
-            bp[i] = net->use_bias[i] ? w + d[i] * d[i + 1] : NULL;
-            T *z = (last && net->fused) ? logits : outs[i];
-            FN(fm_gemm)(0, 0, n, d[i + 1], d[i], (T)1, a, d[i], wp[i], d[i + 1], (T)0, z,
-                        d[i + 1], bp[i], (last && net->fused) ? FM_ACT_IDENTITY : net->act[i],
-                        (T)net->slope);
-            if (last && net->fused && net->n_metrics > 0)
-                FN(fm_act_forward)(net->act[i], (T)net->slope, n, d[i + 1], z, outs[i]);
-            a = outs[i];
-            w += d[i] * d[i + 1] + (net->use_bias[i] ? d[i + 1] : 0);
-        }
-
-        /* loss and its gradient at the top */
-        const T *top = net->fused ? logits : outs[L - 1];
-        double loss = FN(batch_loss)(net, top, tb, lb, n, out_cols, deltas[L - 1]);
-        step_loss[s] = loss;
-
-        /* backward: activation derivative, weight and bias gradients, input gradient */
-        T *gw = grads;
-        T *gwp[FM_MAX_LAYERS];
-        for (int i = 0; i < L; i++) {
-            gwp[i] = gw;
-            gw += d[i] * d[i + 1] + (net->use_bias[i] ? d[i + 1] : 0);
-        }
-        for (int i = L - 1; i >= 0; i--) {
-            T *dy = deltas[i];
-            int logits_delta = i == L - 1 && net->fused;
-            if (!logits_delta && net->act[i] != FM_ACT_IDENTITY)
-                FN(fm_act_backward)(net->act[i], (T)net->slope, n, d[i + 1], dy, outs[i], dy);
-            const T *in = i ? outs[i - 1] : xb;
-            FN(fm_gemm)(1, 0, d[i], d[i + 1], n, (T)1, in, d[i], dy, d[i + 1], (T)0, gwp[i],
-                        d[i + 1], NULL, FM_ACT_IDENTITY, (T)0);
-            if (net->use_bias[i])
-                FN(fm_column_sum)(n, d[i + 1], dy, gwp[i] + d[i] * d[i + 1]);
-            if (i > 0)
-                FN(fm_gemm)(0, 1, n, d[i], d[i + 1], (T)1, dy, d[i + 1], wp[i], d[i + 1], (T)0,
-                            deltas[i - 1], d[i], NULL, FM_ACT_IDENTITY, (T)0);
-        }
-
-        /* A non-finite loss stops before the update: the weights stay as
-         * they were before this batch. */
-        if (!isfinite(loss))
-            return s;
-        FN(optimizer_step)(net, net->n_params, params, grads, slot1, slot2, *iterations + 1);
-        *iterations += 1;
-
-        for (int k = 0; k < net->n_metrics; k++)
-            step_metrics[s * net->n_metrics + k] =
-                FN(metric_value)(net->metrics[k], outs[L - 1], tb, lb, n, out_cols);
-    }
-    return n_steps;
+    *iterations += done;
+    return done;
 }
 
 #undef FN
 
 #define FN(name) FM_CAT(name, SFX)
 
-size_t FN(fm_predict_work_bytes)(const fm_mlp *net, ptrdiff_t batch)
+/* Rows per block in predict: a block's activations stay in cache from one
+ * layer to the next (256 rows x 256 floats = 256 KiB). */
+#ifndef FM_PREDICT_ROWS
+#define FM_PREDICT_ROWS 256
+#endif
+
+static ptrdiff_t FN(predict_block_rows)(ptrdiff_t batch)
 {
-    ptrdiff_t widest = 0;
-    for (int i = 1; i < net->n_layers; i++)
-        widest = net->dims[i] > widest ? net->dims[i] : widest;
-    return (size_t)(2 * batch * widest) * sizeof(T);
+    return batch < FM_PREDICT_ROWS ? (batch > 0 ? batch : 1) : FM_PREDICT_ROWS;
 }
 
-void FN(fm_predict)(const fm_mlp *net, const T *x, ptrdiff_t rows, ptrdiff_t batch,
-                    const T *params, T *work, T *out)
+/* Elements of one thread's two ping-pong buffers. */
+static ptrdiff_t FN(predict_thread_elems)(const fm_mlp *net, ptrdiff_t batch)
+{
+    ptrdiff_t widest = 1;
+    for (int i = 1; i < net->n_layers; i++)
+        widest = net->dims[i] > widest ? net->dims[i] : widest;
+    return 2 * FN(predict_block_rows)(batch) * widest;
+}
+
+size_t FN(fm_predict_work_bytes)(const fm_mlp *net, ptrdiff_t batch)
+{
+    return (size_t)(FN(predict_thread_elems)(net, batch) * threads_available()) * sizeof(T);
+}
+
+/* Rows [r0, r1) through every layer, `block` rows at a time, with buf's two
+ * halves holding the hidden activations. */
+static void FN(predict_rows)(const fm_mlp *net, const T *x, ptrdiff_t r0, ptrdiff_t r1,
+                             ptrdiff_t block, const T *params, T *buf, T *out)
 {
     const int L = net->n_layers;
     const ptrdiff_t *d = net->dims;
-    ptrdiff_t widest = 0;
-    for (int i = 1; i < L; i++)
-        widest = d[i] > widest ? d[i] : widest;
-    T *buf[2] = {work, work + batch * widest};
-
-    for (ptrdiff_t start = 0; start < rows; start += batch) {
-        ptrdiff_t n = rows - start < batch ? rows - start : batch;
+    T *half[2] = {buf, buf + FN(predict_thread_elems)(net, block) / 2};
+    for (ptrdiff_t start = r0; start < r1; start += block) {
+        ptrdiff_t n = r1 - start < block ? r1 - start : block;
         const T *a = x + start * d[0];
         const T *w = params;
         for (int i = 0; i < L; i++) {
-            /* hidden outputs alternate between two buffers; the last layer
-             * writes its rows of `out` directly */
-            T *y = i == L - 1 ? out + start * d[L] : buf[i % 2];
+            /* the last layer writes its rows of `out` directly */
+            T *y = i == L - 1 ? out + start * d[L] : half[i % 2];
             const T *b = net->use_bias[i] ? w + d[i] * d[i + 1] : NULL;
             FN(fm_gemm)(0, 0, n, d[i + 1], d[i], (T)1, a, d[i], w, d[i + 1], (T)0, y, d[i + 1],
                         b, net->act[i], (T)net->slope);
             a = y;
             w += d[i] * d[i + 1] + (net->use_bias[i] ? d[i + 1] : 0);
         }
+    }
+}
+
+/* Each thread of the team takes a contiguous share of the rows and runs it
+ * through all layers on its own: rows are independent, so no thread waits
+ * for another, and the bits do not depend on the split. */
+void FN(fm_predict)(const fm_mlp *net, const T *x, ptrdiff_t rows, ptrdiff_t batch,
+                    const T *params, T *work, size_t work_bytes, T *out)
+{
+    ptrdiff_t block = FN(predict_block_rows)(batch);
+    size_t per_thread = (size_t)FN(predict_thread_elems)(net, block) * sizeof(T);
+    ptrdiff_t blocks = (rows + block - 1) / block;
+    int nt = team_size_for(net, rows);
+    nt = (size_t)nt * per_thread <= work_bytes ? nt : (int)(work_bytes / per_thread);
+    nt = nt < blocks ? nt : (int)blocks;
+    if (nt <= 1) {
+        FN(predict_rows)(net, x, 0, rows, block, params, work, out);
+        return;
+    }
+    unsigned caller_mode = fp_mode_get();
+#pragma omp parallel num_threads(nt)
+    {
+        unsigned own_mode = fp_mode_get();
+        fp_mode_set(caller_mode);
+        int tid = omp_get_thread_num(), team = omp_get_num_threads();
+        ptrdiff_t b0, b1;
+        share_of(blocks, team, tid, &b0, &b1);
+        FN(predict_rows)(net, x, b0 * block, b1 * block < rows ? b1 * block : rows, block,
+                         params, work + tid * (per_thread / sizeof(T)), out);
+        fp_mode_set(own_mode);
     }
 }
 

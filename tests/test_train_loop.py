@@ -1,6 +1,13 @@
 """The C loop over minibatches (train_loop.py, csrc/train.c) trains exactly
 as the Python loop does: same weights bit for bit, same losses, same
-optimizer state, same NaN rule; models it cannot run fall back."""
+optimizer state, same NaN rule; models it cannot run fall back.
+
+The C loop runs a team of threads once a step has enough work (2**18
+multiply-adds: csrc/train.c), each thread taking a share of the rows and
+then of the parameters. The "team" sizes below are wide enough for that
+(61-131-67-5 at batch 37 is ~630k multiply-adds a step), and are run with
+1, 2 and 3 threads, so every split of the rows and parameters is compared
+with the Python loop, including batches with fewer rows than threads."""
 
 import numpy as np
 import pytest
@@ -31,26 +38,49 @@ def make_data(loss, rows=203, features=13, classes=5, seed=0):
     return x, rng.normal(size=(rows, classes))
 
 
-def train(case, dtype, python_path, monkeypatch, epochs=3):
+# (features, hidden widths, rows, batch size): serial steps, and steps a team runs
+SIZES = {"serial": (13, (17, 7), 203, 16), "team": (61, (131, 67), 203, 37)}
+
+
+def train(case, dtype, python_path, monkeypatch, epochs=3, size="serial"):
     hidden, last, loss, metrics, opt = case
+    features, widths, rows, batch = SIZES[size]
     if python_path:
         monkeypatch.setattr(train_loop, "plan", lambda model, cbs: None)
-    x, y = make_data(loss)
-    model = fm.Sequential([fm.Input(shape=(13,)), fm.Dense(17, activation=hidden),
-                           fm.Dense(7, activation=hidden), fm.Dense(5, activation=last)],
+    x, y = make_data(loss, rows=rows, features=features)
+    model = fm.Sequential([fm.Input(shape=(features,)), fm.Dense(widths[0], activation=hidden),
+                           fm.Dense(widths[1], activation=hidden), fm.Dense(5, activation=last)],
                           seed=1, dtype=dtype)
     optimizer = fm.optimizers.get(opt if isinstance(opt, str) else fm.optimizers.serialize(opt))
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
-    history = model.fit(x, y, batch_size=16, epochs=epochs, verbose=0)
+    history = model.fit(x, y, batch_size=batch, epochs=epochs, verbose=0)
     monkeypatch.undo()
     return model, history
+
+
+@pytest.fixture(params=[1, 2, 3], ids=lambda n: f"{n}threads")
+def threads(request):
+    before = fm.get_num_threads()
+    fm.set_num_threads(request.param)
+    yield request.param
+    fm.set_num_threads(before)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("case", CASES, ids=[f"{c[2]}-{c[1]}" for c in CASES])
 def test_c_loop_equals_python_loop_bit_for_bit(case, dtype, monkeypatch):
-    fast, h_fast = train(case, dtype, python_path=False, monkeypatch=monkeypatch)
-    slow, h_slow = train(case, dtype, python_path=True, monkeypatch=monkeypatch)
+    assert_same_training(case, dtype, monkeypatch, "serial")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", CASES, ids=[f"{c[2]}-{c[1]}" for c in CASES])
+def test_team_c_loop_equals_python_loop_bit_for_bit(case, dtype, threads, monkeypatch):
+    assert_same_training(case, dtype, monkeypatch, "team")
+
+
+def assert_same_training(case, dtype, monkeypatch, size):
+    fast, h_fast = train(case, dtype, python_path=False, monkeypatch=monkeypatch, size=size)
+    slow, h_slow = train(case, dtype, python_path=True, monkeypatch=monkeypatch, size=size)
     assert train_loop.plan(fast, fm.callbacks.CallbackList([])) is not None
     np.testing.assert_array_equal(fast.params, slow.params)
     for name, values in h_slow.history.items():
@@ -87,13 +117,14 @@ def test_a_callback_with_batch_hooks_sees_every_batch():
     assert Count.batches == 2 * 13
 
 
-def test_nan_loss_in_the_c_loop_stops_where_the_python_loop_does(monkeypatch):
-    x, y = make_data("mse")
+@pytest.mark.parametrize("width", [13, 4099], ids=["serial", "team"])
+def test_nan_loss_in_the_c_loop_stops_where_the_python_loop_does(width, threads, monkeypatch):
+    x, y = make_data("mse", features=width)
     results = []
     for python_path in (False, True):
         if python_path:
             monkeypatch.setattr(train_loop, "plan", lambda model, cbs: None)
-        model = fm.Sequential([fm.Input(shape=(13,)), fm.Dense(5)], seed=0)
+        model = fm.Sequential([fm.Input(shape=(width,)), fm.Dense(5)], seed=0)
         model.compile(optimizer=fm.optimizers.SGD(learning_rate=1e12), loss="mse")
         with pytest.raises(FloatingPointError, match=r"weights and optimizer state are as before") as err:
             model.fit(x, y, batch_size=16, epochs=3, verbose=0)
@@ -105,18 +136,21 @@ def test_nan_loss_in_the_c_loop_stops_where_the_python_loop_does(monkeypatch):
     np.testing.assert_array_equal(params_c, params_py)
 
 
+@pytest.mark.parametrize("rows, batch", [(301, 64), (1, 64), (1031, 300), (1031, 2000)])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("last", ["softmax", "sigmoid", "linear", "leaky_relu"])
-def test_c_predict_equals_python_predict_bit_for_bit(last, dtype, monkeypatch):
-    x, _ = make_data("mse", rows=301)
+def test_c_predict_equals_python_predict_bit_for_bit(last, dtype, rows, batch, threads,
+                                                     monkeypatch):
+    # 1031 rows of a 13-31-17-5 net is enough work for a team; 1 and 301 rows are not
+    x, _ = make_data("mse", rows=rows)
     layers = [fm.Input(shape=(13,)), fm.Dense(31, activation="tanh"),
               fm.Dense(17, activation="relu", use_bias=False), fm.Dense(5, activation=last)]
     model = fm.Sequential(layers, seed=3, dtype=dtype)
-    fast = model.predict(x, batch_size=64)
+    fast = model.predict(x, batch_size=batch)
     monkeypatch.setattr(train_loop, "predict", lambda model, x, batch_size: None)
-    slow = model.predict(x, batch_size=64)
+    slow = model.predict(x, batch_size=batch)
     np.testing.assert_array_equal(fast, slow)
-    assert fast.dtype == np.dtype(dtype) and fast.shape == (301, 5)
+    assert fast.dtype == np.dtype(dtype) and fast.shape == (rows, 5)
 
 
 def test_c_predict_of_a_single_layer_model():

@@ -115,9 +115,9 @@ cdef extern from "fastmlp.h" nogil:
     size_t fm_predict_work_bytes_f32(const fm_mlp *net, Py_ssize_t batch)
     size_t fm_predict_work_bytes_f64(const fm_mlp *net, Py_ssize_t batch)
     void fm_predict_f32(const fm_mlp *net, const float *x, Py_ssize_t rows, Py_ssize_t batch,
-                        const float *params, float *work, float *out)
+                        const float *params, float *work, size_t work_bytes, float *out)
     void fm_predict_f64(const fm_mlp *net, const double *x, Py_ssize_t rows, Py_ssize_t batch,
-                        const double *params, double *work, double *out)
+                        const double *params, double *work, size_t work_bytes, double *out)
 
 
 # ---- CPU dispatch, threads, build facts -------------------------------------
@@ -550,9 +550,11 @@ cdef class TrainPlan:
         cdef floating *pw = &work[0] if work.shape[0] else NULL
         with nogil:
             if floating is float:
-                fm_predict_f32(net, &x[0, 0], rows, batch, &params[0], pw, &out[0, 0])
+                fm_predict_f32(net, &x[0, 0], rows, batch, &params[0], pw,
+                               <size_t>work.shape[0] * sizeof(float), &out[0, 0])
             else:
-                fm_predict_f64(net, &x[0, 0], rows, batch, &params[0], pw, &out[0, 0])
+                fm_predict_f64(net, &x[0, 0], rows, batch, &params[0], pw,
+                               <size_t>work.shape[0] * sizeof(double), &out[0, 0])
 
     def predict_work_bytes(self, Py_ssize_t batch, bint double_precision) -> int:
         """Bytes of workspace predict needs for ``batch`` rows at a time."""
