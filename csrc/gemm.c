@@ -154,6 +154,16 @@ static const type_ops ops_f32 = {sizeof(float), &one_f32,
 static const type_ops ops_f64 = {sizeof(double), &one_f64,
                                  epilogue_f64, scale_f64, softmax_rows_f64, naive_f64};
 
+/* The depth of the K blocks: near the arch's kc, but K cut into equal
+ * blocks (784 = 3 x 262, not 3 x 256 + 16), since every block reloads and
+ * stores each C tile once; rounded up to 8 so packed panels stay aligned. */
+static ptrdiff_t depth_block(ptrdiff_t kc, ptrdiff_t k)
+{
+    ptrdiff_t blocks = (k + kc / 2) / kc;
+    blocks = blocks > 1 ? blocks : 1;
+    return min_pd((ceil_div(k, blocks) + 7) / 8 * 8, k);
+}
+
 /* ---- the arch table ----------------------------------------------------- */
 
 static const fm_gemm_arch *selected_arch(void)
@@ -426,7 +436,7 @@ static void gemm_any(const type_ops *ops, const fm_gemm_blocking *blk, int trans
 
     /* Each thread's buffers, sized for the largest block any thread gets. */
     gemm_buffers buf;
-    buf.kc = min_pd(blk->kc, k);
+    buf.kc = depth_block(blk->kc, k);
     /* whole panels: the packers fill a panel's padding too */
     buf.nc = min_pd(ceil_div(blk->nc, blk->nr), ceil_div(n, blk->nr)) * blk->nr;
     buf.mc = min_pd(ceil_div(blk->mc, blk->mr), ceil_div(m, blk->mr)) * blk->mr;
