@@ -31,6 +31,7 @@
 #ifndef FM_T
 
 #include "fastmlp.h"
+#include "optim.h"
 #include "parallel.h"
 
 #include <math.h>
@@ -69,24 +70,18 @@ static unsigned denormals_off(void)
 
 #else /* ---- the kernels, for one element type FM_T ---------------------- */
 
-/* A kernel's buffers and its hyperparameters, already rounded to FM_T. */
-typedef struct {
-    FM_T *w;
-    const FM_T *g;
-    FM_T *s1, *s2; /* optimizer state: velocity, accumulator, m and v */
-    FM_T wd, k1, k2, k3, k4;
-} FM_NAME(optim_args);
+/* A kernel's buffers and its hyperparameters, already rounded to FM_T, and
+ * the range function that applies them: an fm_update (optim.h). */
+typedef FM_NAME(fm_update) FM_NAME(optim_args);
+typedef FM_NAME(fm_update_range) FM_NAME(range_fn);
 
-typedef void (*FM_NAME(range_fn))(const FM_NAME(optim_args) *a, ptrdiff_t i0, ptrdiff_t i1);
-
-/* Apply f to [0, n), one contiguous share per thread when n >= par_min,
- * with denormals flushed (see the top of the file). */
-static void FM_NAME(for_ranges)(FM_NAME(range_fn) f, const FM_NAME(optim_args) *a,
-                                ptrdiff_t n, ptrdiff_t par_min)
+/* Apply a's range function to [0, n), one contiguous share per thread when
+ * n >= par_min, with denormals flushed (see the top of the file). */
+static void FM_NAME(for_ranges)(const FM_NAME(optim_args) *a, ptrdiff_t n, ptrdiff_t par_min)
 {
     if (!parallel_pays(n, par_min)) {
         unsigned csr = denormals_off();
-        f(a, 0, n);
+        a->range(a, 0, n);
         fp_mode_set(csr);
         return;
     }
@@ -95,9 +90,18 @@ static void FM_NAME(for_ranges)(FM_NAME(range_fn) f, const FM_NAME(optim_args) *
         ptrdiff_t i0, i1;
         thread_share(n, &i0, &i1);
         unsigned csr = denormals_off();
-        f(a, i0, i1);
+        a->range(a, i0, i1);
         fp_mode_set(csr);
     }
+}
+
+void FM_NAME(fm_update_apply_rows)(const FM_NAME(fm_update) *u, ptrdiff_t i0, ptrdiff_t rows,
+                                   ptrdiff_t len, ptrdiff_t stride)
+{
+    unsigned csr = denormals_off();
+    for (ptrdiff_t r = 0; r < rows; r++)
+        u->range(u, i0 + r * stride, i0 + r * stride + len);
+    fp_mode_set(csr);
 }
 
 /* k1 = lr */
@@ -177,45 +181,104 @@ static void FM_NAME(adam_range)(const FM_NAME(optim_args) *a, ptrdiff_t i0, ptrd
     }
 }
 
+/* ---- building an update, for one optimizer ------------------------------ */
+
+static FM_NAME(optim_args) FM_NAME(args)(FM_NAME(range_fn) f, FM_T *w, const FM_T *g, FM_T *s1,
+                                         FM_T *s2, double wd, double k1, double k2,
+                                         double k3, double k4)
+{
+    FM_NAME(optim_args) a = {f, w, g, s1, s2, (FM_T)wd, (FM_T)k1, (FM_T)k2, (FM_T)k3, (FM_T)k4};
+    return a;
+}
+
+static FM_NAME(optim_args) FM_NAME(momentum_args)(FM_T *w, const FM_T *g, FM_T *v, double lr,
+                                                  double momentum, int nesterov, double wd)
+{
+    FM_NAME(range_fn) f = nesterov ? FM_NAME(nesterov_range) : FM_NAME(momentum_range);
+    return FM_NAME(args)(f, w, g, v, NULL, wd, lr, momentum, 0, 0);
+}
+
+static FM_NAME(optim_args) FM_NAME(rmsprop_args)(FM_T *w, const FM_T *g, FM_T *ms, double lr,
+                                                 double rho, double eps, double wd)
+{
+    return FM_NAME(args)(FM_NAME(rmsprop_range), w, g, ms, NULL, wd, lr, rho, 1.0 - rho, eps);
+}
+
+/* Adam's bias-corrected step size alpha_t, in double, rounded once. */
+static FM_NAME(optim_args) FM_NAME(adam_args)(FM_T *w, const FM_T *g, FM_T *m, FM_T *v,
+                                              double lr, double beta1, double beta2, double eps,
+                                              int64_t step, double wd)
+{
+    double t = (double)step;
+    double alpha = lr * sqrt(1.0 - pow(beta2, t)) / (1.0 - pow(beta1, t));
+    return FM_NAME(args)(FM_NAME(adam_range), w, g, m, v, wd, alpha, 1.0 - beta1, 1.0 - beta2,
+                         eps);
+}
+
+void FM_NAME(fm_update_init)(FM_NAME(fm_update) *u, const fm_mlp *net, FM_T *w, const FM_T *g,
+                             FM_T *s1, FM_T *s2, int64_t step)
+{
+    switch (net->optimizer) {
+    case FM_OPT_SGD:
+        *u = FM_NAME(args)(FM_NAME(sgd_range), w, g, NULL, NULL, net->weight_decay, net->lr, 0,
+                           0, 0);
+        break;
+    case FM_OPT_MOMENTUM:
+        *u = FM_NAME(momentum_args)(w, g, s1, net->lr, net->momentum, net->nesterov,
+                                    net->weight_decay);
+        break;
+    case FM_OPT_ADAGRAD:
+        *u = FM_NAME(args)(FM_NAME(adagrad_range), w, g, s1, NULL, net->weight_decay, net->lr,
+                           net->epsilon, 0, 0);
+        break;
+    case FM_OPT_RMSPROP:
+        *u = FM_NAME(rmsprop_args)(w, g, s1, net->lr, net->rho, net->epsilon, net->weight_decay);
+        break;
+    default:
+        *u = FM_NAME(adam_args)(w, g, s1, s2, net->lr, net->beta_1, net->beta_2, net->epsilon,
+                                step, net->weight_decay);
+        break;
+    }
+}
+
+/* ---- the public kernels ------------------------------------------------- */
+
 void FM_NAME(fm_sgd)(ptrdiff_t n, FM_T *w, const FM_T *g, double lr, double weight_decay)
 {
-    FM_NAME(optim_args) a = {w, g, NULL, NULL, (FM_T)weight_decay, (FM_T)lr, 0, 0, 0};
-    FM_NAME(for_ranges)(FM_NAME(sgd_range), &a, n, FM_PAR_MIN_CHEAP);
+    FM_NAME(optim_args) a = FM_NAME(args)(FM_NAME(sgd_range), w, g, NULL, NULL, weight_decay,
+                                          lr, 0, 0, 0);
+    FM_NAME(for_ranges)(&a, n, FM_PAR_MIN_CHEAP);
 }
 
 void FM_NAME(fm_momentum)(ptrdiff_t n, FM_T *w, const FM_T *g, FM_T *v, double lr,
                           double momentum, int nesterov, double weight_decay)
 {
-    FM_NAME(optim_args) a = {w, g, v, NULL, (FM_T)weight_decay, (FM_T)lr, (FM_T)momentum,
-                             0, 0};
-    FM_NAME(range_fn) f = nesterov ? FM_NAME(nesterov_range) : FM_NAME(momentum_range);
-    FM_NAME(for_ranges)(f, &a, n, FM_PAR_MIN_CHEAP);
+    FM_NAME(optim_args) a = FM_NAME(momentum_args)(w, g, v, lr, momentum, nesterov, weight_decay);
+    FM_NAME(for_ranges)(&a, n, FM_PAR_MIN_CHEAP);
 }
 
 void FM_NAME(fm_adagrad)(ptrdiff_t n, FM_T *w, const FM_T *g, FM_T *acc, double lr,
                          double eps, double weight_decay)
 {
-    FM_NAME(optim_args) a = {w, g, acc, NULL, (FM_T)weight_decay, (FM_T)lr, (FM_T)eps, 0, 0};
-    FM_NAME(for_ranges)(FM_NAME(adagrad_range), &a, n, FM_PAR_MIN_SQRT);
+    FM_NAME(optim_args) a = FM_NAME(args)(FM_NAME(adagrad_range), w, g, acc, NULL,
+                                          weight_decay, lr, eps, 0, 0);
+    FM_NAME(for_ranges)(&a, n, FM_PAR_MIN_SQRT);
 }
 
 void FM_NAME(fm_rmsprop)(ptrdiff_t n, FM_T *w, const FM_T *g, FM_T *ms, double lr,
                          double rho, double eps, double weight_decay)
 {
-    FM_NAME(optim_args) a = {w, g, ms, NULL, (FM_T)weight_decay, (FM_T)lr, (FM_T)rho,
-                             (FM_T)(1.0 - rho), (FM_T)eps};
-    FM_NAME(for_ranges)(FM_NAME(rmsprop_range), &a, n, FM_PAR_MIN_SQRT);
+    FM_NAME(optim_args) a = FM_NAME(rmsprop_args)(w, g, ms, lr, rho, eps, weight_decay);
+    FM_NAME(for_ranges)(&a, n, FM_PAR_MIN_SQRT);
 }
 
 void FM_NAME(fm_adam)(ptrdiff_t n, FM_T *w, const FM_T *g, FM_T *m, FM_T *v, double lr,
                       double beta1, double beta2, double eps, int64_t step,
                       double weight_decay)
 {
-    double t = (double)step;
-    double alpha = lr * sqrt(1.0 - pow(beta2, t)) / (1.0 - pow(beta1, t));
-    FM_NAME(optim_args) a = {w, g, m, v, (FM_T)weight_decay, (FM_T)alpha,
-                             (FM_T)(1.0 - beta1), (FM_T)(1.0 - beta2), (FM_T)eps};
-    FM_NAME(for_ranges)(FM_NAME(adam_range), &a, n, FM_PAR_MIN_SQRT);
+    FM_NAME(optim_args) a = FM_NAME(adam_args)(w, g, m, v, lr, beta1, beta2, eps, step,
+                                               weight_decay);
+    FM_NAME(for_ranges)(&a, n, FM_PAR_MIN_SQRT);
 }
 
 #endif /* FM_T */

@@ -1,0 +1,46 @@
+/*
+ * optim.h - internal to csrc/: an optimizer step prepared once and applied
+ * to pieces of the parameter buffer, for a caller that updates parameters
+ * as their gradients come (train.c updates each tile of a weight gradient
+ * as the GEMM finishes it, while it is still in cache).
+ *
+ * An fm_update holds the whole buffers, the hyperparameters rounded to the
+ * element type as the fm_<optimizer> kernels round them, and the range
+ * function of the optimizer; every element is updated independently, so
+ * applying it to pieces in any order gives the same bits as one fm_sgd /
+ * fm_momentum / ... / fm_adam call over the whole buffer.
+ */
+#ifndef FM_OPTIM_H
+#define FM_OPTIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fastmlp.h"
+
+#define FM_DEFINE_UPDATE(T, SFX)                                                        \
+    typedef struct fm_update_##SFX fm_update_##SFX;                                   \
+    typedef void (*fm_update_range_##SFX)(const fm_update_##SFX *u, ptrdiff_t i0,      \
+                                          ptrdiff_t i1);                               \
+    struct fm_update_##SFX {                                                           \
+        fm_update_range_##SFX range; /* updates elements [i0, i1) */                   \
+        T *w;                                                                          \
+        const T *g;                                                                    \
+        T *s1, *s2;         /* optimizer state: velocity, accumulator, m and v */     \
+        T wd, k1, k2, k3, k4; /* weight decay and the optimizer's coefficients */     \
+    };                                                                                 \
+    /* net's optimizer at step `step` (>= 1) on these buffers (slots as        \
+     * fm_train_steps takes them) */                                                   \
+    void fm_update_init_##SFX(fm_update_##SFX *u, const fm_mlp *net, T *w, const T *g,  \
+                              T *s1, T *s2, int64_t step);                             \
+    /* rows runs of len elements, stride apart from element i0, on the calling  \
+     * thread with denormals flushed */                                                \
+    void fm_update_apply_rows_##SFX(const fm_update_##SFX *u, ptrdiff_t i0,            \
+                                    ptrdiff_t rows, ptrdiff_t len, ptrdiff_t stride);
+
+FM_DEFINE_UPDATE(float, f32)
+FM_DEFINE_UPDATE(double, f64)
+
+#undef FM_DEFINE_UPDATE
+
+#endif /* FM_OPTIM_H */
