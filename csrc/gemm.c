@@ -319,8 +319,8 @@ static void gemm_block(const gemm_job *job, const gemm_buffers *buf, ptrdiff_t m
                             bp_rs = job->ldb;
                         }
                         char *ct = job->c + (size_t)(i * job->ldc + j) * es;
-                        kernel(kc, job->alpha, ap, ap_rs, ap_cs, bp, bp_rs, beta, ct,
-                                    job->ldc, rows, cols);
+                        kernel(kc, job->alpha, ap, ap_rs, ap_cs, bp, bp_rs, beta, ct, job->ldc,
+                               rows, cols);
                         if (last && has_epilogue)
                             ops->epilogue(ct, job->ldc, rows, cols,
                                           job->bias ? (const char *)job->bias + j * es : NULL,
