@@ -263,6 +263,16 @@ static const void *b_at(const gemm_job *job, ptrdiff_t p, ptrdiff_t j)
     return job->b + (size_t)at * job->ops->size;
 }
 
+/* The kernel for a tile of `rows` valid rows: the arch's smallest edge
+ * kernel that covers them, else the main one. */
+static fm_gemm_ukr tile_kernel(const fm_gemm_blocking *blk, int rows)
+{
+    for (int e = 0; e < FM_GEMM_EDGES; e++)
+        if (blk->edge[e].kernel != NULL && rows <= blk->edge[e].mr)
+            return blk->edge[e].kernel;
+    return blk->kernel;
+}
+
 /*
  * The five loops over the block C[m0:m1, n0:n1]. The inner two keep one
  * MR x KC panel of A in L1 while the NR-wide panels of B stream from L2.
@@ -306,6 +316,7 @@ static void gemm_block(const gemm_job *job, const gemm_buffers *buf, ptrdiff_t m
                                 buf->packed_a);
                 for (ptrdiff_t ir = 0; ir < mc; ir += mr) {
                     int rows = (int)min_pd(mr, mc - ir);
+                    const fm_gemm_ukr kernel = tile_kernel(blk, rows);
                     const void *ap = buf->packed_a + (size_t)(ir * kc) * es;
                     ptrdiff_t ap_rs = 1, ap_cs = mr;
                     if (direct_a && rows == mr) {
@@ -327,8 +338,8 @@ static void gemm_block(const gemm_job *job, const gemm_buffers *buf, ptrdiff_t m
                             bp_rs = job->ldb;
                         }
                         char *ct = job->c + (size_t)(i * job->ldc + j) * es;
-                        blk->kernel(kc, job->alpha, ap, ap_rs, ap_cs, bp, bp_rs, beta, ct,
-                                    job->ldc, rows, cols);
+                        kernel(kc, job->alpha, ap, ap_rs, ap_cs, bp, bp_rs, beta, ct, job->ldc,
+                               rows, cols);
                         if (last && has_epilogue)
                             ops->epilogue(ct, job->ldc, rows, cols,
                                           job->bias ? (const char *)job->bias + j * es : NULL,

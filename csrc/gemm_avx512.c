@@ -129,6 +129,14 @@ static unsigned lane_mask(int nr, int v, int lanes)
 DEFINE_KERNEL_F32(kernel_f32, MR_S, NV_S)
 DEFINE_KERNEL_F64(kernel_f64, MR_D, NV_D)
 
+/* The same tiles cut to 4 and 8 rows, for the M edge (gemm_kernel.h): with
+ * M = 64 or 16 (a batch of 128 or 32 split over two threads) the last tile
+ * has 4 rows, and the full kernel would spend 12 rows of work on it. */
+DEFINE_KERNEL_F32(kernel_f32_4, 4, NV_S)
+DEFINE_KERNEL_F32(kernel_f32_8, 8, NV_S)
+DEFINE_KERNEL_F64(kernel_f64_4, 4, NV_D)
+DEFINE_KERNEL_F64(kernel_f64_8, 8, NV_D)
+
 /* For narrow C (the output layer's 10 classes): one vector wide, so fewer
  * padded lanes are computed, and 16 rows to keep 16 FMAs in flight. */
 #define MR_NARROW 16
@@ -332,10 +340,12 @@ DEFINE_PACK_F32(pack_nr_cols_f32, NR_COLS)
 const fm_gemm_arch fm_gemm_arch_avx512 = {
     .f32 = {.mr = MR_S, .nr = 16 * NV_S, .mc = FM_AVX512_MC, .kc = FM_AVX512_KC,
             .nc = FM_AVX512_NC, .kernel = kernel_f32, .direct = 1,
-            .pack_a = pack_mr_f32, .pack_b = pack_nr_f32},
+            .pack_a = pack_mr_f32, .pack_b = pack_nr_f32,
+            .edge = {{4, kernel_f32_4}, {8, kernel_f32_8}}},
     .f64 = {.mr = MR_D, .nr = 8 * NV_D, .mc = FM_AVX512_MC / 2, .kc = FM_AVX512_KC,
             .nc = FM_AVX512_NC / 2, .kernel = kernel_f64, .direct = 1,
-            .pack_a = pack_mr_f64, .pack_b = pack_nr_f64},
+            .pack_a = pack_mr_f64, .pack_b = pack_nr_f64,
+            .edge = {{4, kernel_f64_4}, {8, kernel_f64_8}}},
     .f32_narrow = {.mr = MR_NARROW, .nr = 16, .mc = FM_AVX512_MC, .kc = FM_AVX512_KC,
                    .nc = 16, .kernel = kernel_narrow_f32, .direct = 1,
                    .pack_a = pack_mr_narrow_f32, .pack_b = pack_nr_narrow_f32},

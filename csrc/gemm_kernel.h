@@ -46,6 +46,9 @@ typedef void (*fm_gemm_ukr)(ptrdiff_t k, const void *alpha, const void *a,
 typedef void (*fm_gemm_pack)(int lanes_contig, const void *src, ptrdiff_t ld,
                              ptrdiff_t len, ptrdiff_t kc, void *dst);
 
+/* How many edge kernels a blocking may list (see below). */
+#define FM_GEMM_EDGES 2
+
 /* A kernel, its packing routines and the block sizes the loops around it
  * use (in elements). */
 typedef struct {
@@ -57,6 +60,17 @@ typedef struct {
     int direct;        /* kernel takes unpacked full tiles (see above) */
     fm_gemm_pack pack_a; /* W = mr */
     fm_gemm_pack pack_b; /* W = nr */
+    /* Kernels of fewer rows for the tiles at the M edge, fewest rows first
+     * (unused entries NULL): a tile of `rows` valid rows runs the first one
+     * with rows <= edge[e].mr instead of computing all mr rows, a third of
+     * them padding when M = 16 and mr = 12. Each is the main kernel with
+     * fewer rows: same NR, same A layouts (a packed panel still has cs_a =
+     * mr, the main kernel's), the same products in the same order, so a row
+     * gets the same bits from either. */
+    struct {
+        int mr;
+        fm_gemm_ukr kernel;
+    } edge[FM_GEMM_EDGES];
 } fm_gemm_blocking;
 
 /* One CPU family's kernels, float and double. The narrow ones, if the arch
