@@ -1,8 +1,8 @@
 /*
  * optim.h - internal to csrc/: an optimizer step prepared once and applied
  * to pieces of the parameter buffer, for a caller that updates parameters
- * as their gradients come (train.c updates each tile of a weight gradient
- * as the GEMM finishes it, while it is still in cache).
+ * as their gradients come (train.c: each thread updates its slice of a
+ * layer right after computing its gradient).
  *
  * An fm_update holds the whole buffers, the hyperparameters rounded to the
  * element type as the fm_<optimizer> kernels round them, and the range

@@ -24,6 +24,7 @@ static int omp_get_num_threads(void) { return 1; }
 #include "elementwise.h"
 #include "fastmlp.h"
 #include "loss.h"
+#include "optim.h"
 #include "parallel.h"
 
 /* A team only for at least this many multiply-adds of GEMM work (per step,

@@ -61,29 +61,6 @@ static double FN(metric_value)(int metric, const T *out, const T *t, const int64
     }
 }
 
-static void FN(optimizer_step)(const fm_mlp *net, ptrdiff_t n, T *w, const T *g, T *s1, T *s2,
-                               int64_t step)
-{
-    switch (net->optimizer) {
-    case FM_OPT_SGD:
-        FN(fm_sgd)(n, w, g, net->lr, net->weight_decay);
-        break;
-    case FM_OPT_MOMENTUM:
-        FN(fm_momentum)(n, w, g, s1, net->lr, net->momentum, net->nesterov, net->weight_decay);
-        break;
-    case FM_OPT_ADAGRAD:
-        FN(fm_adagrad)(n, w, g, s1, net->lr, net->epsilon, net->weight_decay);
-        break;
-    case FM_OPT_RMSPROP:
-        FN(fm_rmsprop)(n, w, g, s1, net->lr, net->rho, net->epsilon, net->weight_decay);
-        break;
-    default:
-        FN(fm_adam)(n, w, g, s1, s2, net->lr, net->beta_1, net->beta_2, net->epsilon, step,
-                    net->weight_decay);
-        break;
-    }
-}
-
 /* Elements of T before the int64 label block: every buffer above, rounded
  * up so the labels are 8-byte aligned. After the labels come the double
  * item losses (one per row, or per element for elementwise losses). */
@@ -200,28 +177,21 @@ static void FN(rows_pass)(const FN(train_ctx) *c, ptrdiff_t start, ptrdiff_t n, 
     }
 }
 
-/* The optimizer on parameters [off, off + len) of the flat buffer. */
-static void FN(update_range)(const FN(train_ctx) *c, ptrdiff_t off, ptrdiff_t len,
-                             int64_t step)
-{
-    if (len > 0)
-        FN(optimizer_step)(c->net, len, c->params + off, c->grads + off,
-                           c->slot1 ? c->slot1 + off : NULL, c->slot2 ? c->slot2 + off : NULL,
-                           step);
-}
-
 /*
  * Thread tid's share of the update, once every row's deltas are done: for
  * each layer, rows [f0, f1) of the weight gradient and columns [c0, c1) of
  * the bias gradient, each updated by the optimizer while still in cache.
  * The optimizer is elementwise, so updating the buffer in pieces gives the
- * same bits as one call over all of it.
+ * same bits as one call over all of it. (Updating each GEMM tile as it is
+ * finished measured 8% slower an epoch: short rows, state not prefetched.)
  */
 static void FN(update_share)(const FN(train_ctx) *c, ptrdiff_t n, int64_t step, int tid,
                              int nt)
 {
     const fm_mlp *net = c->net;
     const ptrdiff_t *d = net->dims;
+    FN(fm_update) update;
+    FN(fm_update_init)(&update, net, c->params, c->grads, c->slot1, c->slot2, step);
     for (int i = 0; i < net->n_layers; i++) {
         const T *in = i ? c->outs[i - 1] : c->xb;
         ptrdiff_t f0, f1, c0, c1;
@@ -230,14 +200,14 @@ static void FN(update_share)(const FN(train_ctx) *c, ptrdiff_t n, int64_t step, 
             ptrdiff_t off = c->w_off[i] + f0 * d[i + 1];
             FN(fm_gemm)(1, 0, f1 - f0, d[i + 1], n, (T)1, in + f0, d[i], c->deltas[i],
                         d[i + 1], (T)0, c->grads + off, d[i + 1], NULL, FM_ACT_IDENTITY, (T)0);
-            FN(update_range)(c, off, (f1 - f0) * d[i + 1], step);
+            FN(fm_update_apply_rows)(&update, off, 1, (f1 - f0) * d[i + 1], 0);
         }
         if (c->b_off[i] < 0)
             continue;
         share_of(d[i + 1], nt, tid, &c0, &c1);
         if (c1 > c0) {
             FN(fm_column_sum_range)(n, d[i + 1], c->deltas[i], c0, c1, c->grads + c->b_off[i]);
-            FN(update_range)(c, c->b_off[i] + c0, c1 - c0, step);
+            FN(fm_update_apply_rows)(&update, c->b_off[i] + c0, 1, c1 - c0, 0);
         }
     }
 }
