@@ -283,9 +283,11 @@ ptrdiff_t FN(fm_train_steps)(const fm_mlp *net, const T *x, const T *y, const in
 #define FN(name) FM_CAT(name, SFX)
 
 /* Rows per block in predict: a block's activations stay in cache from one
- * layer to the next (256 rows x 256 floats = 256 KiB). */
+ * layer to the next (240 x 256 floats = 240 KiB); 240 is a multiple of
+ * every kernel's rows and one AVX-512 row block (MC), so no block ends in
+ * a short remainder. */
 #ifndef FM_PREDICT_ROWS
-#define FM_PREDICT_ROWS 256
+#define FM_PREDICT_ROWS 240
 #endif
 
 static ptrdiff_t FN(predict_block_rows)(ptrdiff_t batch)
