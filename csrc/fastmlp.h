@@ -105,6 +105,12 @@ void fm_act_backward_f64(int act, double slope, ptrdiff_t rows, ptrdiff_t cols,
 void fm_column_sum_f32(ptrdiff_t rows, ptrdiff_t cols, const float *x, float *out);
 void fm_column_sum_f64(ptrdiff_t rows, ptrdiff_t cols, const double *x, double *out);
 
+/* ---- finiteness check (finite.c) ------------------------------------------
+ * Index of the first NaN or +-inf among the n elements of x (n >= 0), or -1
+ * if all are finite. One pass, no allocation; x needs no alignment. */
+ptrdiff_t fm_all_finite_f32(const float *x, ptrdiff_t n);
+ptrdiff_t fm_all_finite_f64(const double *x, ptrdiff_t n);
+
 /* ---- fused losses (loss.c) ----------------------------------------------
  * Each returns the mean loss (as Keras reduces it) and, when grad is not
  * NULL, writes d(mean loss)/d(input) into grad in the same pass (an empty

@@ -44,6 +44,9 @@ cdef extern from "fastmlp.h" nogil:
     void fm_column_sum_f32(Py_ssize_t rows, Py_ssize_t cols, const float *x, float *out)
     void fm_column_sum_f64(Py_ssize_t rows, Py_ssize_t cols, const double *x, double *out)
 
+    Py_ssize_t fm_all_finite_f32(const float *x, Py_ssize_t n)
+    Py_ssize_t fm_all_finite_f64(const double *x, Py_ssize_t n)
+
     double fm_softmax_xent_f32(Py_ssize_t rows, Py_ssize_t cols, const float *z,
                                const float *target, float *grad)
     double fm_softmax_xent_f64(Py_ssize_t rows, Py_ssize_t cols, const double *z,
@@ -258,6 +261,21 @@ def column_sum(const floating[:, ::1] x, floating[::1] out):
             fm_column_sum_f32(rows, cols, &x[0, 0] if rows else NULL, &out[0])
         else:
             fm_column_sum_f64(rows, cols, &x[0, 0] if rows else NULL, &out[0])
+
+
+# ---- finiteness check --------------------------------------------------------
+
+def all_finite(const floating[::1] x) -> int:
+    """Index of the first NaN or inf in x, or -1 if every element is finite."""
+    cdef Py_ssize_t n = x.shape[0], first = -1
+    if n == 0:
+        return -1
+    with nogil:
+        if floating is float:
+            first = fm_all_finite_f32(&x[0], n)
+        else:
+            first = fm_all_finite_f64(&x[0], n)
+    return first
 
 
 # ---- losses ----------------------------------------------------------------

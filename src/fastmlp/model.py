@@ -469,8 +469,7 @@ class Sequential:
                 raise ValueError(f"{what}: x has no samples (shape {arr.shape})")
             self._sample_shape = arr.shape[1:]
             arr = arr.reshape(arr.shape[0], -1)
-            _check_finite(arr, f"{what}: x")
-            return np.ascontiguousarray(arr, dtype=self.dtype)
+            return _contiguous_finite(arr, self.dtype, f"{what}: x")
         expected = self._dims[0] if self.built else (self._input_shape or (None,))[0]
         if arr.ndim == 1 and expected in (None, 1):
             arr = arr.reshape(-1, 1)  # one feature per sample, as Keras accepts
@@ -484,9 +483,9 @@ class Sequential:
             raise ValueError(
                 f"{what}: x has {arr.shape[1]} features (shape {arr.shape}) but the model "
                 f"expects {expected} (input shape (None, {expected}))")
-        _check_finite(arr, f"{what}: x")
+        out = _contiguous_finite(arr, self.dtype, f"{what}: x")
         self._sample_shape = (arr.shape[1],)
-        return np.ascontiguousarray(arr, dtype=self.dtype)
+        return out
 
     def _prepare_y(self, y: object, rows: int, units: int, what: str) -> np.ndarray:
         """Targets checked against the loss and the output layer's ``units``:
@@ -916,18 +915,54 @@ def _as_numeric(value: object, what: str) -> np.ndarray:
 
 
 def _check_finite(arr: np.ndarray, what: str) -> None:
-    """Raise naming the first NaN/inf; scans row blocks so the temporary
-    stays small (~1 MB) however large x is."""
+    """Raise naming the first NaN/inf (in C order) of a float array.
+
+    C-contiguous float32/float64 arrays (the usual x and y) are scanned by one
+    C pass: no temporary, threads on large arrays. Any other float array goes
+    through NumPy in row blocks, so the temporary stays small (~1 MB) however
+    large x is. The first bad index is the same either way."""
     if arr.dtype.kind != "f" or arr.size == 0:
         return
+    if (arr.dtype == np.float32 or arr.dtype == np.float64) and arr.flags.c_contiguous:
+        from fastmlp import _kernels  # loaded on first use, as in train_loop
+
+        first = _kernels.all_finite(arr.reshape(-1))
+        if first < 0:
+            return
+        where = tuple(int(i) for i in np.unravel_index(first, arr.shape))
+    else:
+        where = _first_nonfinite_numpy(arr)
+        if where is None:
+            return
+    raise ValueError(f"{what} contains NaN or inf (first at index {where}, value {arr[where]})")
+
+
+def _contiguous_finite(arr: np.ndarray, dtype: np.dtype, what: str) -> np.ndarray:
+    """``arr`` as a C-contiguous array of ``dtype`` (copied only if needed),
+    checked for NaN/inf.
+
+    When the cast keeps every value (float to the same or a wider float), the
+    result is checked, so a strided or float16 input, which is copied anyway,
+    still gets the fast C check. Otherwise the input itself is checked, so a
+    finite float64 that only overflows in a cast to float32 is not reported
+    as a NaN/inf of the user's data."""
+    if arr.dtype.kind == "f" and np.can_cast(arr.dtype, dtype, "safe"):
+        out = np.ascontiguousarray(arr, dtype=dtype)
+        _check_finite(out, what)
+        return out
+    _check_finite(arr, what)
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def _first_nonfinite_numpy(arr: np.ndarray) -> Optional[tuple[int, ...]]:
+    """Index of the first NaN/inf of arr, or None, scanning blocks of ~1 MB of rows."""
     rows = max(1, (1 << 20) // max(1, arr[0].size))
     for start in range(0, arr.shape[0], rows):
         block = arr[start:start + rows]
         if not np.isfinite(block).all():
             first = np.argwhere(~np.isfinite(block))[0]
-            where = (start + int(first[0]), *(int(i) for i in first[1:]))
-            raise ValueError(f"{what} contains NaN or inf (first at index {where}, "
-                             f"value {arr[where]})")
+            return (start + int(first[0]), *(int(i) for i in first[1:]))
+    return None
 
 
 def _sparse_labels(arr: np.ndarray, units: int, name: str, what: str) -> np.ndarray:
