@@ -248,3 +248,18 @@ def test_a_flatten_model_names_the_index_in_the_flattened_x(threads, layout):
     with pytest.raises(ValueError, match=r"^fit: x contains NaN or inf \(first at index "
                                          r"\(7, 13\), value inf\)$"):
         model.fit(x, rng.integers(0, 2, 30), epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize("backend", ["c", "numpy"])
+def test_a_finite_value_that_overflows_the_model_dtype_is_named(backend):
+    """1e39 is finite as float64 but inf as float32: fit must say so, not
+    train on inf, and must leave the weights alone."""
+    model = fm.Sequential([fm.Input(shape=(3,)), fm.Dense(2)], seed=0, backend=backend)
+    model.compile(optimizer="sgd", loss="mse")
+    before = model.params.copy()
+    x = np.ones((5, 3))
+    x[3, 2] = -1e39
+    with pytest.raises(ValueError, match=r"fit: x value -1e\+39 at index \(3, 2\) overflows "
+                                         r"float32, the model's dtype"):
+        model.fit(x, np.ones((5, 2)), verbose=0)
+    np.testing.assert_array_equal(model.params, before)

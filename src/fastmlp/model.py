@@ -915,43 +915,45 @@ def _as_numeric(value: object, what: str) -> np.ndarray:
 
 
 def _check_finite(arr: np.ndarray, what: str) -> None:
-    """Raise naming the first NaN/inf (in C order) of a float array.
+    """Raise naming the first NaN/inf (in C order) of a float array."""
+    where = _first_nonfinite(arr)
+    if where is not None:
+        raise ValueError(f"{what} contains NaN or inf (first at index {where}, value {arr[where]})")
+
+
+def _first_nonfinite(arr: np.ndarray) -> Optional[tuple[int, ...]]:
+    """Index of the first NaN/inf of a float array (C order), or None.
 
     C-contiguous float32/float64 arrays (the usual x and y) are scanned by one
     C pass: no temporary, threads on large arrays. Any other float array goes
     through NumPy in row blocks, so the temporary stays small (~1 MB) however
     large x is. The first bad index is the same either way."""
     if arr.dtype.kind != "f" or arr.size == 0:
-        return
+        return None
     if (arr.dtype == np.float32 or arr.dtype == np.float64) and arr.flags.c_contiguous:
         from fastmlp import _kernels  # loaded on first use, as in train_loop
 
         first = _kernels.all_finite(arr.reshape(-1))
-        if first < 0:
-            return
-        where = tuple(int(i) for i in np.unravel_index(first, arr.shape))
-    else:
-        where = _first_nonfinite_numpy(arr)
-        if where is None:
-            return
-    raise ValueError(f"{what} contains NaN or inf (first at index {where}, value {arr[where]})")
+        return None if first < 0 else tuple(int(i) for i in np.unravel_index(first, arr.shape))
+    return _first_nonfinite_numpy(arr)
 
 
 def _contiguous_finite(arr: np.ndarray, dtype: np.dtype, what: str) -> np.ndarray:
     """``arr`` as a C-contiguous array of ``dtype`` (copied only if needed),
     checked for NaN/inf.
 
-    When the cast keeps every value (float to the same or a wider float), the
-    result is checked, so a strided or float16 input, which is copied anyway,
-    still gets the fast C check. Otherwise the input itself is checked, so a
-    finite float64 that only overflows in a cast to float32 is not reported
-    as a NaN/inf of the user's data."""
-    if arr.dtype.kind == "f" and np.can_cast(arr.dtype, dtype, "safe"):
+    The converted array is checked (one fast C pass, whatever the input's
+    layout), so a finite value that only overflows in the conversion (1e39
+    as float32) is caught too, with its own message."""
+    with np.errstate(over="ignore"):  # reported below, with the index
         out = np.ascontiguousarray(arr, dtype=dtype)
-        _check_finite(out, what)
+    where = _first_nonfinite(out)
+    if where is None:
         return out
-    _check_finite(arr, what)
-    return np.ascontiguousarray(arr, dtype=dtype)
+    if arr.dtype.kind in "fiu" and np.isfinite(arr[where]):
+        raise ValueError(f"{what} value {arr[where]} at index {where} overflows {out.dtype}, "
+                         f"the model's dtype")
+    raise ValueError(f"{what} contains NaN or inf (first at index {where}, value {arr[where]})")
 
 
 def _first_nonfinite_numpy(arr: np.ndarray) -> Optional[tuple[int, ...]]:
