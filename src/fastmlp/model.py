@@ -16,8 +16,9 @@ How a training step runs (no array is allocated inside it):
   loss op returns d(loss)/d(logits) directly, and predictions (for metrics)
   are the activation of those logits.
 * For plain Dense stacks on the C backend, fit hands whole runs of
-  minibatches to one C call (train_loop.py) that makes the same kernel calls
-  in the same order, so the weights are bit-identical to this Python loop.
+  minibatches to one C call (train_loop.py) that computes every element as
+  the kernel calls here do, so the weights are bit-identical to this Python
+  loop, whatever the thread count.
 
 Determinism: weight initialisation, shuffling and dropout each draw from a
 ``numpy.random.Generator`` spawned from the model's ``seed``, and the

@@ -4,9 +4,11 @@ At small sizes a training step costs more in Python between kernels than in
 the kernels: an 8-64-64-1 regression net at batch 32 does ~0.1 MFLOP a step.
 So for the common case (Dense layers only, no regularizer, a loss, metrics
 and optimizer C knows, C backend) fit hands the C code a whole run of
-minibatches at a time. The C makes the same kernel calls in the same order
-as the Python path, so the weights come out bit-identical; model.py falls
-back to the Python path for everything else. Metric values that are sums of
+minibatches at a time. The C runs them on one team of threads, each keeping
+its rows of the batch and then its slice of the parameters (csrc/train.c),
+and computes every element as the Python path's kernel calls do, so the
+weights and losses come out bit-identical; model.py falls back to the Python
+path for everything else. Metric values that are sums of
 floats (mae, mse) may differ from the Python path in the last bits.
 """
 
