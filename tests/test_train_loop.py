@@ -182,3 +182,25 @@ def test_a_leading_flatten_still_takes_the_c_loop(monkeypatch):
         results.append((model.params.copy(), model.predict(images)))
     np.testing.assert_array_equal(results[0][0], results[1][0])
     np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+@pytest.mark.parametrize("last, loss", [("softmax", "sparse_categorical_crossentropy"),
+                                        ("softmax", "mse"), ("sigmoid", "binary_crossentropy")])
+def test_a_single_layer_team_trains_as_the_python_loop(last, loss, threads, monkeypatch):
+    """One Dense layer wide enough for a team (4099 x 5 at batch 16): the
+    top layer is also the first, and softmax without its fused loss needs
+    whole rows."""
+    x, y = make_data(loss, features=4099)
+    if loss == "mse":
+        y = np.eye(5)[np.arange(len(x)) % 5]
+    results = []
+    for python_path in (False, True):
+        if python_path:
+            monkeypatch.setattr(train_loop, "plan", lambda model, cbs: None)
+        model = fm.Sequential([fm.Input(shape=(4099,)), fm.Dense(5, activation=last)], seed=2)
+        model.compile(optimizer="adam", loss=loss, metrics=["accuracy"])
+        history = model.fit(x, y, batch_size=16, epochs=2, verbose=0)
+        results.append((model.params.copy(), history.history))
+    monkeypatch.undo()
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    assert results[0][1] == results[1][1]
