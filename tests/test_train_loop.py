@@ -38,8 +38,11 @@ def make_data(loss, rows=203, features=13, classes=5, seed=0):
     return x, rng.normal(size=(rows, classes))
 
 
-# (features, hidden widths, rows, batch size): serial steps, and steps a team runs
-SIZES = {"serial": (13, (17, 7), 203, 16), "team": (61, (131, 67), 203, 37)}
+# (features, hidden widths, rows, batch size): serial steps, and steps a team
+# runs, with the first layer split by columns (under 64 rows a thread) or by
+# rows (130 rows on 2 threads)
+SIZES = {"serial": (13, (17, 7), 203, 16), "team": (61, (131, 67), 203, 37),
+         "team-wide-batch": (61, (131, 67), 403, 130)}
 
 
 def train(case, dtype, python_path, monkeypatch, epochs=3, size="serial"):
@@ -75,12 +78,14 @@ def test_c_loop_equals_python_loop_bit_for_bit(case, dtype, monkeypatch):
 C_OPS = backends.get("c")
 
 
+@pytest.mark.parametrize("size", ["team", "team-wide-batch"])
 @pytest.mark.parametrize("arch", C_OPS.available_archs())
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("case", CASES, ids=[f"{c[2]}-{c[1]}" for c in CASES])
-def test_team_c_loop_equals_python_loop_bit_for_bit(case, dtype, threads, arch, monkeypatch):
+def test_team_c_loop_equals_python_loop_bit_for_bit(case, dtype, threads, arch, size,
+                                                    monkeypatch):
     with C_OPS.forced_arch(arch):  # every SIMD path's GEMM tiles, split among threads
-        assert_same_training(case, dtype, monkeypatch, "team")
+        assert_same_training(case, dtype, monkeypatch, size)
 
 
 def assert_same_training(case, dtype, monkeypatch, size):
