@@ -266,6 +266,16 @@ static void FN(prefetch_share)(const FN(train_ctx) *c, ptrdiff_t start, ptrdiff_
     }
 }
 
+/* Wait for the team's other threads. A team of one does not wait: then
+ * fm_train_steps may run inside a caller's own parallel region (as one
+ * thread of it), and a barrier would bind to the caller's team. */
+static void FN(team_barrier)(int nt)
+{
+    if (nt > 1) {
+#pragma omp barrier
+    }
+}
+
 /* Steps first_step .. first_step + n_steps - 1, as thread tid of nt. Two
  * barriers a step: after the row passes (the weight gradients need every
  * row) and after the update (the next forward needs every weight); two
@@ -285,12 +295,12 @@ static ptrdiff_t FN(team_steps)(const FN(train_ctx) *c, ptrdiff_t first_step, pt
         share_of(n, nt, tid, &r0, &r1);
         FN(gather_share)(c, start, r0, r1);
         if (by_columns) {
-#pragma omp barrier
+            FN(team_barrier)(nt);
             FN(first_layer_columns)(c, n, k0, k1);
-#pragma omp barrier
+            FN(team_barrier)(nt);
         }
         FN(rows_pass)(c, n, r0, r1, by_columns);
-#pragma omp barrier
+        FN(team_barrier)(nt);
         /* every thread sums the same item losses, so all agree on stopping */
         double loss = fm_loss_total(net->loss, n, out_cols, c->item_loss);
         if (tid == 0)
@@ -310,7 +320,7 @@ static ptrdiff_t FN(team_steps)(const FN(train_ctx) *c, ptrdiff_t first_step, pt
             step_metrics[s * net->n_metrics + k] =
                 FN(metric_value)(net->metrics[k], c->outs[net->n_layers - 1], c->tb, c->lb, n,
                                  out_cols);
-#pragma omp barrier
+        FN(team_barrier)(nt);
     }
     return n_steps;
 }

@@ -263,3 +263,37 @@ def test_a_finite_value_that_overflows_the_model_dtype_is_named(backend):
                                          r"float32, the model's dtype"):
         model.fit(x, np.ones((5, 2)), verbose=0)
     np.testing.assert_array_equal(model.params, before)
+
+
+def test_a_target_that_overflows_the_model_dtype_is_named():
+    model = fm.Sequential([fm.Input(shape=(3,)), fm.Dense(2)], seed=0)
+    model.compile(optimizer="sgd", loss="mse")
+    y = np.ones((5, 2))
+    y[4, 1] = 3e38 * 10
+    with pytest.raises(ValueError, match=r"fit: y value 3(\.0*)?e\+39 at index \(4, 1\) overflows "
+                                         r"float32"):
+        model.fit(np.ones((5, 3)), y, verbose=0)
+
+
+def test_the_numpy_backend_checks_input_without_the_compiled_extension():
+    """The NumPy backend must not need the C extension, for the input check
+    included: run where importing fastmlp._kernels fails."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "sys.modules['fastmlp._kernels'] = None\n"
+        "import fastmlp as fm\n"
+        "m = fm.Sequential([fm.Input(shape=(3,)), fm.Dense(2)], backend='numpy', seed=0)\n"
+        "m.compile(optimizer='sgd', loss='mse')\n"
+        "m.fit(np.ones((4, 3), np.float32), np.ones((4, 2), np.float32), verbose=0)\n"
+        "x = np.ones((4, 3), np.float32); x[2, 1] = np.nan\n"
+        "try:\n"
+        "    m.fit(x, np.ones((4, 2)), verbose=0)\n"
+        "except ValueError as e:\n"
+        "    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "fit: x contains NaN or inf (first at index (2, 1), value nan)" in out.stdout

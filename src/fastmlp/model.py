@@ -518,7 +518,7 @@ class Sequential:
             if lo < 0.0 or hi > 1.0:
                 raise ValueError(
                     f"{what}: targets for {name} must lie in [0, 1], got values in [{lo}, {hi}]")
-        return np.ascontiguousarray(arr, dtype=self.dtype)
+        return _contiguous_finite(arr, self.dtype, f"{what}: y")
 
     def _prepare_xy(self, x: object, y: object, what: str) -> tuple[np.ndarray, np.ndarray]:
         x_arr = self._prepare_x(x, what)
@@ -932,8 +932,10 @@ def _first_nonfinite(arr: np.ndarray) -> Optional[tuple[int, ...]]:
     if arr.dtype.kind != "f" or arr.size == 0:
         return None
     if (arr.dtype == np.float32 or arr.dtype == np.float64) and arr.flags.c_contiguous:
-        from fastmlp import _kernels  # loaded on first use, as in train_loop
-
+        try:
+            from fastmlp import _kernels  # loaded on first use, as in train_loop
+        except ImportError:  # no compiled extension: the NumPy backend still works
+            return _first_nonfinite_numpy(arr)
         first = _kernels.all_finite(arr.reshape(-1))
         return None if first < 0 else tuple(int(i) for i in np.unravel_index(first, arr.shape))
     return _first_nonfinite_numpy(arr)
