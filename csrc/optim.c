@@ -75,33 +75,27 @@ static unsigned denormals_off(void)
 typedef FM_NAME(fm_update) FM_NAME(optim_args);
 typedef FM_NAME(fm_update_range) FM_NAME(range_fn);
 
-/* Apply a's range function to [0, n), one contiguous share per thread when
- * n >= par_min, with denormals flushed (see the top of the file). */
+/* On the calling thread, with denormals flushed (see the top of the file). */
+void FM_NAME(fm_update_apply)(const FM_NAME(fm_update) *u, ptrdiff_t i0, ptrdiff_t i1)
+{
+    unsigned csr = denormals_off();
+    u->range(u, i0, i1);
+    fp_mode_set(csr);
+}
+
+/* Apply a to [0, n), one contiguous share per thread when n >= par_min. */
 static void FM_NAME(for_ranges)(const FM_NAME(optim_args) *a, ptrdiff_t n, ptrdiff_t par_min)
 {
     if (!parallel_pays(n, par_min)) {
-        unsigned csr = denormals_off();
-        a->range(a, 0, n);
-        fp_mode_set(csr);
+        FM_NAME(fm_update_apply)(a, 0, n);
         return;
     }
 #pragma omp parallel
     {
         ptrdiff_t i0, i1;
         thread_share(n, &i0, &i1);
-        unsigned csr = denormals_off();
-        a->range(a, i0, i1);
-        fp_mode_set(csr);
+        FM_NAME(fm_update_apply)(a, i0, i1);
     }
-}
-
-void FM_NAME(fm_update_apply_rows)(const FM_NAME(fm_update) *u, ptrdiff_t i0, ptrdiff_t rows,
-                                   ptrdiff_t len, ptrdiff_t stride)
-{
-    unsigned csr = denormals_off();
-    for (ptrdiff_t r = 0; r < rows; r++)
-        u->range(u, i0 + r * stride, i0 + r * stride + len);
-    fp_mode_set(csr);
 }
 
 /* k1 = lr */

@@ -33,10 +33,8 @@
      * fm_train_steps takes them) */                                                   \
     void fm_update_init_##SFX(fm_update_##SFX *u, const fm_mlp *net, T *w, const T *g,  \
                               T *s1, T *s2, int64_t step);                             \
-    /* rows runs of len elements, stride apart from element i0, on the calling  \
-     * thread with denormals flushed */                                                \
-    void fm_update_apply_rows_##SFX(const fm_update_##SFX *u, ptrdiff_t i0,            \
-                                    ptrdiff_t rows, ptrdiff_t len, ptrdiff_t stride);
+    /* elements [i0, i1), on the calling thread with denormals flushed */            \
+    void fm_update_apply_##SFX(const fm_update_##SFX *u, ptrdiff_t i0, ptrdiff_t i1);
 
 FM_DEFINE_UPDATE(float, f32)
 FM_DEFINE_UPDATE(double, f64)

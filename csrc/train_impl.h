@@ -239,14 +239,14 @@ static void FN(update_share)(const FN(train_ctx) *c, ptrdiff_t n, int64_t step, 
             ptrdiff_t off = c->w_off[i] + f0 * d[i + 1];
             FN(fm_gemm)(1, 0, f1 - f0, d[i + 1], n, (T)1, in + f0, d[i], c->deltas[i],
                         d[i + 1], (T)0, c->grads + off, d[i + 1], NULL, FM_ACT_IDENTITY, (T)0);
-            FN(fm_update_apply_rows)(&update, off, 1, (f1 - f0) * d[i + 1], 0);
+            FN(fm_update_apply)(&update, off, off + (f1 - f0) * d[i + 1]);
         }
         if (c->b_off[i] < 0)
             continue;
         share_of(d[i + 1], nt, tid, &c0, &c1);
         if (c1 > c0) {
             FN(fm_column_sum_range)(n, d[i + 1], c->deltas[i], c0, c1, c->grads + c->b_off[i]);
-            FN(fm_update_apply_rows)(&update, c->b_off[i] + c0, 1, c1 - c0, 0);
+            FN(fm_update_apply)(&update, c->b_off[i] + c0, c->b_off[i] + c1);
         }
     }
 }
