@@ -418,13 +418,7 @@ static void finish_whole(const type_ops *ops, ptrdiff_t m, ptrdiff_t n, void *c,
 
 static int team_size(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k)
 {
-#ifdef _OPENMP
-    if (m * n * k >= FM_GEMM_SERIAL_FMAS && !omp_in_parallel())
-        return omp_get_max_threads();
-#else
-    (void)m, (void)n, (void)k;
-#endif
-    return 1;
+    return m * n * k >= FM_GEMM_SERIAL_FMAS ? threads_available() : 1;
 }
 
 static void gemm_any(const type_ops *ops, const fm_gemm_blocking *blk, int trans_a,
