@@ -36,6 +36,25 @@ static int omp_get_num_threads(void) { return 1; }
 #define FM_TEAM_MIN_FMAS ((ptrdiff_t)1 << 18)
 #endif
 
+/* The sample at position k of an epoch's order (k itself with no order). */
+static ptrdiff_t sample_at(const int64_t *order, ptrdiff_t k)
+{
+    return order ? (ptrdiff_t)order[k] : k;
+}
+
+/* Where each layer's kernel and bias start in the flat parameter buffer
+ * (kernel dims[i] x dims[i+1], then bias); b_off[i] < 0: no bias. */
+static void layer_offsets(const fm_mlp *net, ptrdiff_t *w_off, ptrdiff_t *b_off)
+{
+    ptrdiff_t off = 0;
+    for (int i = 0; i < net->n_layers; i++) {
+        w_off[i] = off;
+        off += net->dims[i] * net->dims[i + 1];
+        b_off[i] = net->use_bias[i] ? off : -1;
+        off += net->use_bias[i] ? net->dims[i + 1] : 0;
+    }
+}
+
 /* Threads for work on `rows` rows of net: forward, plus about as much
  * again for each of the two gradients in training. */
 static int team_size_for(const fm_mlp *net, ptrdiff_t rows)

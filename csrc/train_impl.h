@@ -1,10 +1,11 @@
-/* train_impl.h - the body of fm_train_steps, instantiated by train.c once
- * for float (T=float, SFX=f32) and once for double. Not a public header.
+/* train_impl.h - the bodies of fm_train_steps and fm_predict, instantiated
+ * by train.c once for float (T=float, SFX=f32) and once for double. Not a
+ * public header.
  *
- * One training step here makes exactly the kernel calls, in exactly the
- * order, that model.py makes through the op contract with the C backend, so
- * the two paths give bit-identical weights; this one just skips Python
- * between the calls. */
+ * A training step here computes every element as the kernel calls model.py
+ * makes through the op contract with the C backend, so the two paths give
+ * bit-identical weights; this one skips Python between the calls and splits
+ * the work among a team of threads (see train.c). */
 
 #define FN(name) FM_CAT(name, SFX)
 
@@ -107,16 +108,12 @@ static void FN(carve)(FN(train_ctx) *c, T *work)
     c->xb = work;
     c->tb = c->xb + batch * d[0];
     T *p = c->tb + (net->loss == FM_LOSS_SOFTMAX_XENT_SPARSE ? 0 : batch * d[L]);
-    ptrdiff_t off = 0;
     for (int i = 0; i < L; i++) {
         c->outs[i] = p;
         c->deltas[i] = p + batch * d[i + 1];
         p += 2 * batch * d[i + 1];
-        c->w_off[i] = off;
-        off += d[i] * d[i + 1];
-        c->b_off[i] = net->use_bias[i] ? off : -1;
-        off += net->use_bias[i] ? d[i + 1] : 0;
     }
+    layer_offsets(net, c->w_off, c->b_off);
     c->logits = p;
     c->lb = (int64_t *)(void *)(work + FN(labels_offset)(net, batch));
     c->item_loss = (double *)(void *)(c->lb + batch);
@@ -132,7 +129,7 @@ static void FN(gather_share)(const FN(train_ctx) *c, ptrdiff_t start, ptrdiff_t 
     FN(gather_rows)(c->xb + r0 * d[0], c->x, d[0], c->order, start + r0, r1 - r0);
     if (c->net->loss == FM_LOSS_SOFTMAX_XENT_SPARSE)
         for (ptrdiff_t i = r0; i < r1; i++)
-            c->lb[i] = c->labels[c->order ? c->order[start + i] : start + i];
+            c->lb[i] = c->labels[sample_at(c->order, start + i)];
     else
         FN(gather_rows)(c->tb + r0 * d[L], c->y, d[L], c->order, start + r0, r1 - r0);
 }
@@ -153,18 +150,25 @@ static int FN(first_by_columns)(const fm_mlp *net, ptrdiff_t batch, int nt)
            batch / nt < FM_COLUMN_SPLIT_ROWS;
 }
 
-/* Columns [k0, k1) of the first layer's outputs for all n rows, once the
- * whole minibatch is gathered. */
-static void FN(first_layer_columns)(const FN(train_ctx) *c, ptrdiff_t n, ptrdiff_t k0,
-                                    ptrdiff_t k1)
+/* Layer i forward (one fused GEMM + bias + activation) for rows [r0, r0 +
+ * nr) and output columns [k0, k1), from the input rows at `a`. The top
+ * layer of a fused loss gives logits and, for the metrics, their
+ * activation (which needs whole rows: the top layer always gets them). */
+static void FN(layer_forward)(const FN(train_ctx) *c, int i, const T *a, ptrdiff_t r0,
+                              ptrdiff_t nr, ptrdiff_t k0, ptrdiff_t k1)
 {
     const fm_mlp *net = c->net;
-    const ptrdiff_t *d = net->dims;
-    if (k1 <= k0)
+    const ptrdiff_t *d = net->dims, w = d[i + 1];
+    const int top_logits = i == net->n_layers - 1 && net->fused;
+    const T slope = (T)net->slope;
+    T *z = (top_logits ? c->logits : c->outs[i]) + r0 * w + k0;
+    const T *bias = c->b_off[i] >= 0 ? c->params + c->b_off[i] + k0 : NULL;
+    if (nr <= 0 || k1 <= k0)
         return;
-    const T *bias = c->b_off[0] >= 0 ? c->params + c->b_off[0] + k0 : NULL;
-    FN(fm_gemm)(0, 0, n, k1 - k0, d[0], (T)1, c->xb, d[0], c->params + c->w_off[0] + k0, d[1],
-                (T)0, c->outs[0] + k0, d[1], bias, net->act[0], (T)net->slope);
+    FN(fm_gemm)(0, 0, nr, k1 - k0, d[i], (T)1, a, d[i], c->params + c->w_off[i] + k0, w, (T)0,
+                z, w, bias, top_logits ? FM_ACT_IDENTITY : net->act[i], slope);
+    if (top_logits && net->n_metrics > 0)
+        FN(fm_act_forward)(net->act[i], slope, nr, w, z, c->outs[i] + r0 * w);
 }
 
 /*
@@ -186,18 +190,10 @@ static void FN(rows_pass)(const FN(train_ctx) *c, ptrdiff_t n, ptrdiff_t r0, ptr
     if (nr <= 0)
         return;
 
-    /* forward: one fused GEMM + bias + activation per layer */
-    const T *a = first ? c->outs[first - 1] + r0 * d[first] : c->xb + r0 * d[0];
-    for (int i = first; i < L; i++) {
-        int top_logits = i == L - 1 && net->fused;
-        T *z = (top_logits ? c->logits : c->outs[i]) + r0 * d[i + 1];
-        const T *bias = c->b_off[i] >= 0 ? c->params + c->b_off[i] : NULL;
-        FN(fm_gemm)(0, 0, nr, d[i + 1], d[i], (T)1, a, d[i], c->params + c->w_off[i], d[i + 1],
-                    (T)0, z, d[i + 1], bias, top_logits ? FM_ACT_IDENTITY : net->act[i], slope);
-        if (top_logits && net->n_metrics > 0)
-            FN(fm_act_forward)(net->act[i], slope, nr, d[i + 1], z, c->outs[i] + r0 * d[i + 1]);
-        a = c->outs[i] + r0 * d[i + 1];
-    }
+    /* forward, layer by layer */
+    for (int i = first; i < L; i++)
+        FN(layer_forward)(c, i, i ? c->outs[i - 1] + r0 * d[i] : c->xb + r0 * d[0], r0, nr, 0,
+                          d[i + 1]);
 
     /* d(loss)/d(top) for these rows, and their item losses */
     FN(fm_loss_rows)(net->loss, n, d[L], net->fused ? c->logits : c->outs[L - 1], c->tb, c->lb,
@@ -260,10 +256,16 @@ static void FN(prefetch_share)(const FN(train_ctx) *c, ptrdiff_t start, ptrdiff_
 {
     const ptrdiff_t cols = c->net->dims[0];
     for (ptrdiff_t i = r0; i < r1; i++) {
-        const char *row = (const char *)(c->x + (c->order ? c->order[start + i] : start + i) * cols);
+        const char *row = (const char *)(c->x + sample_at(c->order, start + i) * cols);
         for (ptrdiff_t off = 0; off < cols * (ptrdiff_t)sizeof(T); off += 64)
             __builtin_prefetch(row + off, 0, 2);
     }
+}
+
+/* Rows of the minibatch starting at `start`: batch, or fewer for the last. */
+static ptrdiff_t FN(step_rows)(const FN(train_ctx) *c, ptrdiff_t start)
+{
+    return c->rows - start < c->batch ? c->rows - start : c->batch;
 }
 
 /* Wait for the team's other threads. A team of one does not wait: then
@@ -290,13 +292,12 @@ static ptrdiff_t FN(team_steps)(const FN(train_ctx) *c, ptrdiff_t first_step, pt
     ptrdiff_t k0, k1;
     share_of(net->dims[1], nt, tid, &k0, &k1);
     for (ptrdiff_t s = 0; s < n_steps; s++) {
-        ptrdiff_t start = (first_step + s) * c->batch;
-        ptrdiff_t n = c->rows - start < c->batch ? c->rows - start : c->batch, r0, r1;
+        ptrdiff_t start = (first_step + s) * c->batch, n = FN(step_rows)(c, start), r0, r1;
         share_of(n, nt, tid, &r0, &r1);
         FN(gather_share)(c, start, r0, r1);
         if (by_columns) {
             FN(team_barrier)(nt);
-            FN(first_layer_columns)(c, n, k0, k1);
+            FN(layer_forward)(c, 0, c->xb, 0, n, k0, k1);
             FN(team_barrier)(nt);
         }
         FN(rows_pass)(c, n, r0, r1, by_columns);
@@ -310,9 +311,8 @@ static ptrdiff_t FN(team_steps)(const FN(train_ctx) *c, ptrdiff_t first_step, pt
         if (!isfinite(loss))
             return s;
         if (s + 1 < n_steps) {
-            ptrdiff_t next = start + c->batch, nn, q0, q1;
-            nn = c->rows - next < c->batch ? c->rows - next : c->batch;
-            share_of(nn, nt, tid, &q0, &q1);
+            ptrdiff_t next = start + c->batch, q0, q1;
+            share_of(FN(step_rows)(c, next), nt, tid, &q0, &q1);
             FN(prefetch_share)(c, next, q0, q1);
         }
         FN(update_share)(c, n, iterations + s + 1, tid, nt);
@@ -396,19 +396,19 @@ static void FN(predict_rows)(const fm_mlp *net, const T *x, ptrdiff_t r0, ptrdif
 {
     const int L = net->n_layers;
     const ptrdiff_t *d = net->dims;
+    ptrdiff_t w_off[FM_MAX_LAYERS], b_off[FM_MAX_LAYERS];
+    layer_offsets(net, w_off, b_off);
     T *half[2] = {buf, buf + FN(predict_thread_elems)(net, block) / 2};
     for (ptrdiff_t start = r0; start < r1; start += block) {
         ptrdiff_t n = r1 - start < block ? r1 - start : block;
         const T *a = x + start * d[0];
-        const T *w = params;
         for (int i = 0; i < L; i++) {
             /* the last layer writes its rows of `out` directly */
             T *y = i == L - 1 ? out + start * d[L] : half[i % 2];
-            const T *b = net->use_bias[i] ? w + d[i] * d[i + 1] : NULL;
-            FN(fm_gemm)(0, 0, n, d[i + 1], d[i], (T)1, a, d[i], w, d[i + 1], (T)0, y, d[i + 1],
-                        b, net->act[i], (T)net->slope);
+            FN(fm_gemm)(0, 0, n, d[i + 1], d[i], (T)1, a, d[i], params + w_off[i], d[i + 1],
+                        (T)0, y, d[i + 1], b_off[i] >= 0 ? params + b_off[i] : NULL,
+                        net->act[i], (T)net->slope);
             a = y;
-            w += d[i] * d[i + 1] + (net->use_bias[i] ? d[i + 1] : 0);
         }
     }
 }
