@@ -518,6 +518,8 @@ class Sequential:
             if lo < 0.0 or hi > 1.0:
                 raise ValueError(
                     f"{what}: targets for {name} must lie in [0, 1], got values in [{lo}, {hi}]")
+        if np.can_cast(arr.dtype, self.dtype, "safe"):  # checked above; nothing can overflow
+            return np.ascontiguousarray(arr, dtype=self.dtype)
         return _contiguous_finite(arr, self.dtype, f"{what}: y")
 
     def _prepare_xy(self, x: object, y: object, what: str) -> tuple[np.ndarray, np.ndarray]:
@@ -919,7 +921,11 @@ def _check_finite(arr: np.ndarray, what: str) -> None:
     """Raise naming the first NaN/inf (in C order) of a float array."""
     where = _first_nonfinite(arr)
     if where is not None:
-        raise ValueError(f"{what} contains NaN or inf (first at index {where}, value {arr[where]})")
+        raise _nonfinite_error(arr, where, what)
+
+
+def _nonfinite_error(arr: np.ndarray, where: tuple[int, ...], what: str) -> ValueError:
+    return ValueError(f"{what} contains NaN or inf (first at index {where}, value {arr[where]})")
 
 
 def _first_nonfinite(arr: np.ndarray) -> Optional[tuple[int, ...]]:
@@ -956,7 +962,7 @@ def _contiguous_finite(arr: np.ndarray, dtype: np.dtype, what: str) -> np.ndarra
     if arr.dtype.kind in "fiu" and np.isfinite(arr[where]):
         raise ValueError(f"{what} value {arr[where]} at index {where} overflows {out.dtype}, "
                          f"the model's dtype")
-    raise ValueError(f"{what} contains NaN or inf (first at index {where}, value {arr[where]})")
+    raise _nonfinite_error(arr, where, what)
 
 
 def _first_nonfinite_numpy(arr: np.ndarray) -> Optional[tuple[int, ...]]:
