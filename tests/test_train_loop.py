@@ -127,20 +127,27 @@ def test_a_callback_with_batch_hooks_sees_every_batch():
     assert Count.batches == 2 * 13
 
 
+def on_both_loops(monkeypatch, run):
+    """run() with fit's C loop, then with the Python loop; both results."""
+    results = [run()]
+    monkeypatch.setattr(train_loop, "plan", lambda model, cbs: None)
+    results.append(run())
+    monkeypatch.undo()
+    return results
+
+
 @pytest.mark.parametrize("width", [13, 4099], ids=["serial", "team"])
 def test_nan_loss_in_the_c_loop_stops_where_the_python_loop_does(width, threads, monkeypatch):
     x, y = make_data("mse", features=width)
-    results = []
-    for python_path in (False, True):
-        if python_path:
-            monkeypatch.setattr(train_loop, "plan", lambda model, cbs: None)
+
+    def run():
         model = fm.Sequential([fm.Input(shape=(width,)), fm.Dense(5)], seed=0)
         model.compile(optimizer=fm.optimizers.SGD(learning_rate=1e12), loss="mse")
         with pytest.raises(FloatingPointError, match=r"weights and optimizer state are as before") as err:
             model.fit(x, y, batch_size=16, epochs=3, verbose=0)
-        results.append((str(err.value), model.params.copy(), model.optimizer.iterations))
-    monkeypatch.undo()
-    (msg_c, params_c, it_c), (msg_py, params_py, it_py) = results
+        return str(err.value), model.params.copy(), model.optimizer.iterations
+
+    (msg_c, params_c, it_c), (msg_py, params_py, it_py) = on_both_loops(monkeypatch, run)
     assert msg_c == msg_py
     assert it_c == it_py
     np.testing.assert_array_equal(params_c, params_py)
@@ -198,14 +205,13 @@ def test_a_single_layer_team_trains_as_the_python_loop(last, loss, threads, monk
     x, y = make_data(loss, features=4099)
     if loss == "mse":
         y = np.eye(5)[np.arange(len(x)) % 5]
-    results = []
-    for python_path in (False, True):
-        if python_path:
-            monkeypatch.setattr(train_loop, "plan", lambda model, cbs: None)
+
+    def run():
         model = fm.Sequential([fm.Input(shape=(4099,)), fm.Dense(5, activation=last)], seed=2)
         model.compile(optimizer="adam", loss=loss, metrics=["accuracy"])
         history = model.fit(x, y, batch_size=16, epochs=2, verbose=0)
-        results.append((model.params.copy(), history.history))
-    monkeypatch.undo()
-    np.testing.assert_array_equal(results[0][0], results[1][0])
-    assert results[0][1] == results[1][1]
+        return model.params.copy(), history.history
+
+    (params_c, hist_c), (params_py, hist_py) = on_both_loops(monkeypatch, run)
+    np.testing.assert_array_equal(params_c, params_py)
+    assert hist_c == hist_py
