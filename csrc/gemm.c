@@ -45,14 +45,29 @@
 /* With a direct kernel, A is read in place (not packed) when C's block is
  * at most this many NR panels wide, and a row-major B when the block is at
  * most this many MR panels tall. Measured on the MLP shapes and 1024^3:
- * reading in place wins up to +45% on 128x10x128 and +12% on 128x256x784,
- * and loses up to 18% on large squares (power-of-two rows crowd the caches'
- * sets), where packing is a small share anyway. */
+ * reading A in place wins up to +45% on 128x10x128, and loses up to 18% on
+ * large squares (power-of-two rows crowd the caches' sets), where packing
+ * is a small share anyway.
+ *
+ * B is another matter. Read in place, a panel of a wide B is a column
+ * strip, one short piece per row of B, and the hardware prefetchers do not
+ * follow it from page to page. That costs nothing when B is already in L2
+ * (a GEMM timed alone, or predict), but in training the weights were just
+ * updated, half of them by the other core, and the strip then waits on
+ * every line. Packing reads B row by row, which the prefetchers do follow.
+ * So a wide B is read in place only for the few rows of a small batch; in
+ * the training loop (Fashion-MNIST, 2 threads, epochs alternated in one
+ * process, median of 9-11) the limit of 4 panels instead of 24 took batch
+ * 128 from 0.303-0.308 to 0.292-0.294 s/epoch, batch 512 from 0.246-0.249
+ * to 0.236-0.237 s; GEMMs timed alone and predict did not change beyond
+ * noise. A B whose rows are no
+ * wider than a panel (the 10-class output layer) is one contiguous stream
+ * either way and is always read in place. */
 #ifndef FM_GEMM_DIRECT_A
 #define FM_GEMM_DIRECT_A 4
 #endif
 #ifndef FM_GEMM_DIRECT_B
-#define FM_GEMM_DIRECT_B 24
+#define FM_GEMM_DIRECT_B 4
 #endif
 
 /* Below this many multiply-adds a GEMM runs on one thread: waking a second
@@ -296,7 +311,8 @@ static void gemm_block(const gemm_job *job, const gemm_buffers *buf, ptrdiff_t m
     /* A panel read in place pays off when few panels of the other operand
      * reuse it: then packing it costs as much as the products it feeds. */
     const int direct_a = blk->direct && n1 - n0 <= FM_GEMM_DIRECT_A * nr;
-    const int direct_b = blk->direct && !job->trans_b && m1 - m0 <= FM_GEMM_DIRECT_B * mr;
+    const int direct_b = blk->direct && !job->trans_b &&
+                         (m1 - m0 <= FM_GEMM_DIRECT_B * mr || job->ldb <= nr);
     const ptrdiff_t rs_a = job->trans_a ? 1 : job->lda, cs_a = job->trans_a ? job->lda : 1;
 
     for (ptrdiff_t jc = n0; jc < n1; jc += buf->nc) {
