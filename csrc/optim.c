@@ -10,8 +10,9 @@
  * double and rounded to float, as NumPy does with a float32 array and a
  * Python float (NEP 50), so the NumPy reference is matched closely.
  *
- * Weight decay is coupled L2: the kernels use g + weight_decay * w in place
- * of g, computed on the fly (g itself is not modified).
+ * The elementwise loops themselves live in optim_ranges.h, built once per
+ * SIMD path; this file rounds the hyperparameters, picks the selected
+ * path's loop and splits the buffer among threads.
  *
  * Denormals: once the optimizer state (Adam's v above all: g^2 underflows
  * and v decays by beta2 every step) reaches the subnormal range, every
@@ -23,10 +24,9 @@
  * weight by less than 1e-30 of itself, far below float rounding.
  *
  * Every element is updated independently, so results never depend on the
- * thread count. Each kernel is a range function over [i0, i1) with simple
- * loops that gcc -O3 vectorises; for_ranges gives each thread one
- * contiguous share when the buffer is large enough to pay for a parallel
- * region.
+ * thread count or the SIMD path. Each kernel is a range function over
+ * [i0, i1); for_ranges gives each thread one contiguous share when the
+ * buffer is large enough to pay for a parallel region.
  */
 #ifndef FM_T
 
@@ -56,17 +56,44 @@ static unsigned denormals_off(void)
     return old;
 }
 
+/* The portable build of the loops: fm_optim_generic. */
+#define FM_OPTIM_TABLE fm_optim_generic
+#include "optim_ranges.h"
+#undef FM_OPTIM_TABLE
+
+/* The loops of the SIMD path the GEMM uses (cpu.c), so that FASTMLP_ARCH
+ * forces both and the tests run every build on one machine. */
+static const fm_optim_arch *selected_ranges(void)
+{
+    switch (fm_arch_selected()) {
+#ifdef FM_HAVE_AVX512
+    case FM_ARCH_AVX512:
+        return &fm_optim_avx512;
+#endif
+#ifdef FM_HAVE_AVX2
+    case FM_ARCH_AVX2:
+        return &fm_optim_avx2;
+#endif
+    default:
+        return &fm_optim_generic;
+    }
+}
+
 #define FM_T float
 #define FM_NAME(f) f##_f32
+#define FM_FIELD f32
 #include "optim.c"
 #undef FM_T
 #undef FM_NAME
+#undef FM_FIELD
 
 #define FM_T double
 #define FM_NAME(f) f##_f64
+#define FM_FIELD f64
 #include "optim.c"
 #undef FM_T
 #undef FM_NAME
+#undef FM_FIELD
 
 #else /* ---- the kernels, for one element type FM_T ---------------------- */
 
@@ -98,83 +125,6 @@ static void FM_NAME(for_ranges)(const FM_NAME(optim_args) *a, ptrdiff_t n, ptrdi
     }
 }
 
-/* k1 = lr */
-static void FM_NAME(sgd_range)(const FM_NAME(optim_args) *a, ptrdiff_t i0, ptrdiff_t i1)
-{
-    FM_T *restrict w = a->w;
-    const FM_T *restrict g = a->g;
-    FM_T wd = a->wd, lr = a->k1;
-    for (ptrdiff_t i = i0; i < i1; i++)
-        w[i] -= lr * (g[i] + wd * w[i]);
-}
-
-/* k1 = lr, k2 = momentum; v = momentum v - lr g, w += v */
-static void FM_NAME(momentum_range)(const FM_NAME(optim_args) *a, ptrdiff_t i0, ptrdiff_t i1)
-{
-    FM_T *restrict w = a->w, *restrict v = a->s1;
-    const FM_T *restrict g = a->g;
-    FM_T wd = a->wd, lr = a->k1, mu = a->k2;
-    for (ptrdiff_t i = i0; i < i1; i++) {
-        v[i] = mu * v[i] - lr * (g[i] + wd * w[i]);
-        w[i] += v[i];
-    }
-}
-
-/* Nesterov (Keras): v = momentum v - lr g, w += momentum v - lr g */
-static void FM_NAME(nesterov_range)(const FM_NAME(optim_args) *a, ptrdiff_t i0, ptrdiff_t i1)
-{
-    FM_T *restrict w = a->w, *restrict v = a->s1;
-    const FM_T *restrict g = a->g;
-    FM_T wd = a->wd, lr = a->k1, mu = a->k2;
-    for (ptrdiff_t i = i0; i < i1; i++) {
-        FM_T step = lr * (g[i] + wd * w[i]);
-        v[i] = mu * v[i] - step;
-        w[i] += mu * v[i] - step;
-    }
-}
-
-/* k1 = lr, k2 = eps; acc += g^2, w -= lr g / sqrt(acc + eps) */
-static void FM_NAME(adagrad_range)(const FM_NAME(optim_args) *a, ptrdiff_t i0, ptrdiff_t i1)
-{
-    FM_T *restrict w = a->w, *restrict acc = a->s1;
-    const FM_T *restrict g = a->g;
-    FM_T wd = a->wd, lr = a->k1, eps = a->k2;
-    for (ptrdiff_t i = i0; i < i1; i++) {
-        FM_T gi = g[i] + wd * w[i];
-        acc[i] += gi * gi;
-        w[i] -= lr * gi / sqrt(acc[i] + eps);
-    }
-}
-
-/* k1 = lr, k2 = rho, k3 = 1 - rho, k4 = eps;
- * ms = rho ms + (1 - rho) g^2, w -= lr g / sqrt(ms + eps) */
-static void FM_NAME(rmsprop_range)(const FM_NAME(optim_args) *a, ptrdiff_t i0, ptrdiff_t i1)
-{
-    FM_T *restrict w = a->w, *restrict ms = a->s1;
-    const FM_T *restrict g = a->g;
-    FM_T wd = a->wd, lr = a->k1, rho = a->k2, one_rho = a->k3, eps = a->k4;
-    for (ptrdiff_t i = i0; i < i1; i++) {
-        FM_T gi = g[i] + wd * w[i];
-        ms[i] = rho * ms[i] + one_rho * (gi * gi);
-        w[i] -= lr * gi / sqrt(ms[i] + eps);
-    }
-}
-
-/* k1 = alpha_t (bias-corrected step size), k2 = 1 - b1, k3 = 1 - b2, k4 = eps;
- * m += (1-b1)(g - m), v += (1-b2)(g^2 - v), w -= alpha_t m / (sqrt(v) + eps) */
-static void FM_NAME(adam_range)(const FM_NAME(optim_args) *a, ptrdiff_t i0, ptrdiff_t i1)
-{
-    FM_T *restrict w = a->w, *restrict m = a->s1, *restrict v = a->s2;
-    const FM_T *restrict g = a->g;
-    FM_T wd = a->wd, alpha = a->k1, one_b1 = a->k2, one_b2 = a->k3, eps = a->k4;
-    for (ptrdiff_t i = i0; i < i1; i++) {
-        FM_T gi = g[i] + wd * w[i];
-        m[i] += one_b1 * (gi - m[i]);
-        v[i] += one_b2 * (gi * gi - v[i]);
-        w[i] -= alpha * m[i] / (sqrt(v[i]) + eps);
-    }
-}
-
 /* ---- building an update, for one optimizer ------------------------------ */
 
 static FM_NAME(optim_args) FM_NAME(args)(FM_NAME(range_fn) f, FM_T *w, const FM_T *g, FM_T *s1,
@@ -188,14 +138,14 @@ static FM_NAME(optim_args) FM_NAME(args)(FM_NAME(range_fn) f, FM_T *w, const FM_
 static FM_NAME(optim_args) FM_NAME(momentum_args)(FM_T *w, const FM_T *g, FM_T *v, double lr,
                                                   double momentum, int nesterov, double wd)
 {
-    FM_NAME(range_fn) f = nesterov ? FM_NAME(nesterov_range) : FM_NAME(momentum_range);
+    FM_NAME(range_fn) f = nesterov ? selected_ranges()->FM_FIELD.nesterov : selected_ranges()->FM_FIELD.momentum;
     return FM_NAME(args)(f, w, g, v, NULL, wd, lr, momentum, 0, 0);
 }
 
 static FM_NAME(optim_args) FM_NAME(rmsprop_args)(FM_T *w, const FM_T *g, FM_T *ms, double lr,
                                                  double rho, double eps, double wd)
 {
-    return FM_NAME(args)(FM_NAME(rmsprop_range), w, g, ms, NULL, wd, lr, rho, 1.0 - rho, eps);
+    return FM_NAME(args)(selected_ranges()->FM_FIELD.rmsprop, w, g, ms, NULL, wd, lr, rho, 1.0 - rho, eps);
 }
 
 /* Adam's bias-corrected step size alpha_t, in double, rounded once. */
@@ -205,7 +155,7 @@ static FM_NAME(optim_args) FM_NAME(adam_args)(FM_T *w, const FM_T *g, FM_T *m, F
 {
     double t = (double)step;
     double alpha = lr * sqrt(1.0 - pow(beta2, t)) / (1.0 - pow(beta1, t));
-    return FM_NAME(args)(FM_NAME(adam_range), w, g, m, v, wd, alpha, 1.0 - beta1, 1.0 - beta2,
+    return FM_NAME(args)(selected_ranges()->FM_FIELD.adam, w, g, m, v, wd, alpha, 1.0 - beta1, 1.0 - beta2,
                          eps);
 }
 
@@ -214,7 +164,7 @@ void FM_NAME(fm_update_init)(FM_NAME(fm_update) *u, const fm_mlp *net, FM_T *w, 
 {
     switch (net->optimizer) {
     case FM_OPT_SGD:
-        *u = FM_NAME(args)(FM_NAME(sgd_range), w, g, NULL, NULL, net->weight_decay, net->lr, 0,
+        *u = FM_NAME(args)(selected_ranges()->FM_FIELD.sgd, w, g, NULL, NULL, net->weight_decay, net->lr, 0,
                            0, 0);
         break;
     case FM_OPT_MOMENTUM:
@@ -222,7 +172,7 @@ void FM_NAME(fm_update_init)(FM_NAME(fm_update) *u, const fm_mlp *net, FM_T *w, 
                                     net->weight_decay);
         break;
     case FM_OPT_ADAGRAD:
-        *u = FM_NAME(args)(FM_NAME(adagrad_range), w, g, s1, NULL, net->weight_decay, net->lr,
+        *u = FM_NAME(args)(selected_ranges()->FM_FIELD.adagrad, w, g, s1, NULL, net->weight_decay, net->lr,
                            net->epsilon, 0, 0);
         break;
     case FM_OPT_RMSPROP:
@@ -239,7 +189,7 @@ void FM_NAME(fm_update_init)(FM_NAME(fm_update) *u, const fm_mlp *net, FM_T *w, 
 
 void FM_NAME(fm_sgd)(ptrdiff_t n, FM_T *w, const FM_T *g, double lr, double weight_decay)
 {
-    FM_NAME(optim_args) a = FM_NAME(args)(FM_NAME(sgd_range), w, g, NULL, NULL, weight_decay,
+    FM_NAME(optim_args) a = FM_NAME(args)(selected_ranges()->FM_FIELD.sgd, w, g, NULL, NULL, weight_decay,
                                           lr, 0, 0, 0);
     FM_NAME(for_ranges)(&a, n, FM_PAR_MIN_CHEAP);
 }
@@ -254,7 +204,7 @@ void FM_NAME(fm_momentum)(ptrdiff_t n, FM_T *w, const FM_T *g, FM_T *v, double l
 void FM_NAME(fm_adagrad)(ptrdiff_t n, FM_T *w, const FM_T *g, FM_T *acc, double lr,
                          double eps, double weight_decay)
 {
-    FM_NAME(optim_args) a = FM_NAME(args)(FM_NAME(adagrad_range), w, g, acc, NULL,
+    FM_NAME(optim_args) a = FM_NAME(args)(selected_ranges()->FM_FIELD.adagrad, w, g, acc, NULL,
                                           weight_decay, lr, eps, 0, 0);
     FM_NAME(for_ranges)(&a, n, FM_PAR_MIN_SQRT);
 }

@@ -41,4 +41,25 @@ FM_DEFINE_UPDATE(double, f64)
 
 #undef FM_DEFINE_UPDATE
 
+/* One CPU family's build of the optimizers' range functions
+ * (optim_ranges.h), per element type. */
+#define FM_DEFINE_RANGES(SFX)                                                           \
+    typedef struct {                                                                   \
+        fm_update_range_##SFX sgd, momentum, nesterov, adagrad, rmsprop, adam;         \
+    } fm_optim_ranges_##SFX;
+FM_DEFINE_RANGES(f32)
+FM_DEFINE_RANGES(f64)
+#undef FM_DEFINE_RANGES
+
+typedef struct {
+    fm_optim_ranges_f32 f32;
+    fm_optim_ranges_f64 f64;
+} fm_optim_arch;
+
+/* Defined by optim.c (portable), optim_avx2.c and optim_avx512.c; the AVX
+ * ones exist only when the build compiled them (FM_HAVE_AVX2/512). */
+extern const fm_optim_arch fm_optim_generic;
+extern const fm_optim_arch fm_optim_avx2;
+extern const fm_optim_arch fm_optim_avx512;
+
 #endif /* FM_OPTIM_H */

@@ -96,6 +96,29 @@ def test_update_follows_the_keras_rule_over_several_steps(backend, dtype, rng, o
         np.testing.assert_allclose(state[k], s64[k], rtol=rtol, atol=rtol)
 
 
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+@pytest.mark.parametrize("opt", OPTIMIZERS)
+def test_every_simd_path_gives_the_portable_bits(c_backend, dtype, rng, opt, weight_decay):
+    # The optimizers' loops are built once per SIMD path (csrc/optim_ranges.h);
+    # wider vectors must not change a bit. Sizes around the vector widths
+    # and one large enough to be split among threads.
+    h = hyper(opt, weight_decay)
+    for size in (1, 7, 17, 127, 100_003):
+        start = rng.uniform(-1, 1, size).astype(dtype)
+        grads = [rng.uniform(-1, 1, size).astype(dtype) for _ in range(STEPS)]
+        results = {}
+        for arch in c_backend.available_archs():
+            params = start.copy()
+            state = {k: np.zeros(size, dtype) for k in state_names(opt)}
+            with c_backend.forced_arch(arch):
+                for t, g in enumerate(grads, start=1):
+                    step(c_backend, opt, params, g, state, h, t)
+            results[arch] = [params] + [state[k] for k in state_names(opt)]
+        for arch, got in results.items():
+            for a, b in zip(got, results["generic"]):
+                np.testing.assert_array_equal(a, b, err_msg=f"{opt} on {arch}, size {size}")
+
+
 def test_adam_first_step_moves_each_weight_by_the_learning_rate(backend, dtype, rng):
     # Bias correction makes m_hat / sqrt(v_hat) = g / |g| on step 1, so every
     # weight moves by lr against its gradient's sign whatever the gradient's
