@@ -40,6 +40,7 @@
 #include "elementwise.h"
 #include "fastmlp.h"
 #include "gemm_kernel.h"
+#include "gemm_prepacked.h"
 #include "parallel.h"
 
 /* With a direct kernel, A is read in place (not packed) when C's block is
@@ -134,12 +135,38 @@ static size_t round_up64(size_t x) { return (x + 63) & ~(size_t)63; }
             }                                                                    \
     }
 
+/* The fallbacks' product over a prepacked B (gemm_prepacked.h): columns
+ * [j0, j1) of C = A B, B(p, j) found in depth block pc, panel j / nr. */
+#define DEFINE_NAIVE_PACKED(T, NAME)                                             \
+    static void NAME(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const void *a_,       \
+                     ptrdiff_t lda, const void *packed_, ptrdiff_t nr,            \
+                     ptrdiff_t kc, ptrdiff_t j0, ptrdiff_t j1, void *c_,          \
+                     ptrdiff_t ldc)                                              \
+    {                                                                            \
+        const T *a = a_, *packed = packed_;                                      \
+        T *c = c_;                                                               \
+        ptrdiff_t n_pad = (n + nr - 1) / nr * nr;                                \
+        for (ptrdiff_t i = 0; i < m; i++)                                        \
+            for (ptrdiff_t j = j0; j < j1; j++) {                                \
+                T s = 0;                                                         \
+                for (ptrdiff_t p = 0; p < k; p++) {                              \
+                    ptrdiff_t pc = p / kc * kc;                                  \
+                    ptrdiff_t depth = k - pc < kc ? k - pc : kc;                 \
+                    s += a[i * lda + p] * packed[pc * n_pad + j / nr * nr * depth + \
+                                                 (p - pc) * nr + j % nr];         \
+                }                                                                \
+                c[i * ldc + j] = s;                                              \
+            }                                                                    \
+    }
+
 DEFINE_EPILOGUE(float, epilogue_f32, fm_act_inplace_f32)
 DEFINE_EPILOGUE(double, epilogue_f64, fm_act_inplace_f64)
 DEFINE_SCALE(float, scale_f32)
 DEFINE_SCALE(double, scale_f64)
 DEFINE_NAIVE(float, naive_f32)
 DEFINE_NAIVE(double, naive_f64)
+DEFINE_NAIVE_PACKED(float, naive_packed_f32)
+DEFINE_NAIVE_PACKED(double, naive_packed_f64)
 
 static void softmax_rows_f32(void *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols)
 {
@@ -153,21 +180,24 @@ static void softmax_rows_f64(void *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t c
 
 typedef struct {
     size_t size; /* bytes per element */
-    const void *one;
+    const void *one, *zero;
     void (*epilogue)(void *, ptrdiff_t, ptrdiff_t, ptrdiff_t, const void *, int, double);
     void (*scale)(void *, ptrdiff_t, ptrdiff_t, ptrdiff_t, const void *);
     void (*softmax)(void *, ptrdiff_t, ptrdiff_t, ptrdiff_t);
     void (*naive)(int, int, ptrdiff_t, ptrdiff_t, ptrdiff_t, const void *, const void *,
                   ptrdiff_t, const void *, ptrdiff_t, const void *, void *, ptrdiff_t);
+    void (*naive_packed)(ptrdiff_t, ptrdiff_t, ptrdiff_t, const void *, ptrdiff_t,
+                         const void *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, void *,
+                         ptrdiff_t);
 } type_ops;
 
-static const float one_f32 = 1.0f;
-static const double one_f64 = 1.0;
+static const float one_f32 = 1.0f, zero_f32 = 0.0f;
+static const double one_f64 = 1.0, zero_f64 = 0.0;
 
-static const type_ops ops_f32 = {sizeof(float), &one_f32,
-                                 epilogue_f32, scale_f32, softmax_rows_f32, naive_f32};
-static const type_ops ops_f64 = {sizeof(double), &one_f64,
-                                 epilogue_f64, scale_f64, softmax_rows_f64, naive_f64};
+static const type_ops ops_f32 = {sizeof(float), &one_f32, &zero_f32, epilogue_f32, scale_f32,
+                                 softmax_rows_f32, naive_f32, naive_packed_f32};
+static const type_ops ops_f64 = {sizeof(double), &one_f64, &zero_f64, epilogue_f64, scale_f64,
+                                 softmax_rows_f64, naive_f64, naive_packed_f64};
 
 /* The depth of the K blocks: near the arch's kc, but K cut into equal
  * blocks (784 = 3 x 262, not 3 x 256 + 16), since every block reloads and
@@ -255,6 +285,7 @@ typedef struct {
     const void *bias;
     int act;
     double slope;
+    const char *prepacked; /* B packed whole (gemm_prepacked.h), or NULL */
 } gemm_job;
 
 /* The packing buffers of one thread, and the block sizes they were sized
@@ -311,8 +342,9 @@ static void gemm_block(const gemm_job *job, const gemm_buffers *buf, ptrdiff_t m
     /* A panel read in place pays off when few panels of the other operand
      * reuse it: then packing it costs as much as the products it feeds. */
     const int direct_a = blk->direct && n1 - n0 <= FM_GEMM_DIRECT_A * nr;
-    const int direct_b = blk->direct && !job->trans_b &&
+    const int direct_b = blk->direct && !job->trans_b && job->prepacked == NULL &&
                          (m1 - m0 <= FM_GEMM_DIRECT_B * mr || job->ldb <= nr);
+    const ptrdiff_t n_pad = ceil_div(job->n, nr) * nr; /* of a prepacked B */
     const ptrdiff_t rs_a = job->trans_a ? 1 : job->lda, cs_a = job->trans_a ? job->lda : 1;
 
     for (ptrdiff_t jc = n0; jc < n1; jc += buf->nc) {
@@ -322,7 +354,7 @@ static void gemm_block(const gemm_job *job, const gemm_buffers *buf, ptrdiff_t m
             ptrdiff_t kc = min_pd(buf->kc, job->k - pc);
             const void *beta = pc == 0 ? job->beta : ops->one;
             int last = pc + kc == job->k;
-            if (nc > nc_full)
+            if (nc > nc_full && job->prepacked == NULL)
                 blk->pack_b(!job->trans_b, b_at(job, pc, jc + nc_full), job->ldb,
                             nc - nc_full, kc, buf->packed_b + (size_t)(nc_full * kc) * es);
             for (ptrdiff_t ic = m0; ic < m1; ic += buf->mc) {
@@ -349,7 +381,9 @@ static void gemm_block(const gemm_job *job, const gemm_buffers *buf, ptrdiff_t m
                         ptrdiff_t i = ic + ir, j = jc + jr;
                         const void *bp = buf->packed_b + (size_t)(jr * kc) * es;
                         ptrdiff_t bp_rs = nr;
-                        if (jr < nc_full) {
+                        if (job->prepacked != NULL) {
+                            bp = job->prepacked + (size_t)(pc * n_pad + j * kc) * es;
+                        } else if (jr < nc_full) {
                             bp = b_at(job, pc, j);
                             bp_rs = job->ldb;
                         }
@@ -452,7 +486,7 @@ static void gemm_any(const type_ops *ops, const fm_gemm_blocking *blk, int trans
         return;
     }
     gemm_job job = {ops, blk, trans_a, trans_b, m, n, k, alpha, beta, a, b, lda, ldb,
-                    c, ldc, bias, act, slope};
+                    c, ldc, bias, act, slope, NULL};
     int nt = team_size(m, n, k);
 
     /* Each thread's buffers, sized for the largest block any thread gets. */
@@ -532,3 +566,95 @@ void fm_gemm_f64(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k
     gemm_any(&ops_f64, blocking(&arch->f64, &arch->f64_narrow, &arch->f64_narrow_t, trans_a, n), trans_a, trans_b, m, n, k, &alpha,
              alpha == 0, a, lda, b, ldb, &beta, c, ldc, bias, act, slope);
 }
+
+/* ---- a B packed once for many GEMMs (gemm_prepacked.h) ----------------- */
+
+/* The blocking a GEMM with A not transposed uses for a B n wide. */
+static const fm_gemm_blocking *prepacked_blocking(const fm_gemm_arch *arch, int f64,
+                                                  ptrdiff_t n)
+{
+    return f64 ? blocking(&arch->f64, &arch->f64_narrow, &arch->f64_narrow_t, 0, n)
+               : blocking(&arch->f32, &arch->f32_narrow, &arch->f32_narrow_t, 0, n);
+}
+
+static size_t prepacked_size(const fm_gemm_blocking *blk, ptrdiff_t k, ptrdiff_t n)
+{
+    return (size_t)(k * ceil_div(n, blk->nr) * blk->nr);
+}
+
+/* Rows [p0, p1) of B into the layout of the GEMM's own packed blocks: depth
+ * block pc holds its rows as n_pad columns, panel by panel (panel j at
+ * pc * n_pad + j * kc, each of its rows NR values), so the rows of a block
+ * can be packed in pieces. */
+static void prepack_rows(const type_ops *ops, const fm_gemm_blocking *blk, ptrdiff_t k,
+                         ptrdiff_t n, const char *b, ptrdiff_t ldb, ptrdiff_t p0, ptrdiff_t p1,
+                         char *packed)
+{
+    const size_t es = ops->size;
+    const ptrdiff_t nr = blk->nr, kc = depth_block(blk->kc, k), n_pad = ceil_div(n, nr) * nr;
+    for (ptrdiff_t pc = p0 / kc * kc; pc < p1; pc += kc) {
+        ptrdiff_t depth = min_pd(kc, k - pc), r0 = p0 > pc ? p0 : pc;
+        ptrdiff_t r1 = min_pd(p1, pc + depth);
+        for (ptrdiff_t j = 0; j < n; j += nr)
+            blk->pack_b(1, b + (size_t)(r0 * ldb + j) * es, ldb, min_pd(nr, n - j), r1 - r0,
+                        packed + (size_t)(pc * n_pad + j * depth + (r0 - pc) * nr) * es);
+    }
+}
+
+static void gemm_prepacked(const type_ops *ops, const fm_gemm_blocking *blk, ptrdiff_t m,
+                           ptrdiff_t n, ptrdiff_t k, const void *a, ptrdiff_t lda,
+                           const void *packed, ptrdiff_t j0, ptrdiff_t j1, void *c,
+                           ptrdiff_t ldc, const void *bias, int act, double slope)
+{
+    if (m <= 0 || j1 <= j0 || k <= 0)
+        return;
+    gemm_job job = {ops, blk, 0, 0, m, n, k, ops->one, ops->zero, a, NULL, lda, 0,
+                    c, ldc, bias, act, slope, packed};
+    gemm_buffers buf;
+    buf.kc = depth_block(blk->kc, k);
+    buf.nc = min_pd(ceil_div(blk->nc, blk->nr), ceil_div(n, blk->nr)) * blk->nr;
+    buf.mc = min_pd(ceil_div(blk->mc, blk->mr), ceil_div(m, blk->mr)) * blk->mr;
+    char *ws = j0 % blk->nr == 0 ? ws_take(round_up64((size_t)(buf.mc * buf.kc) * ops->size))
+                                 : NULL;
+    if (ws == NULL) {
+        /* no room to pack A (or columns off the panels): the slow way */
+        ops->naive_packed(m, n, k, a, lda, packed, blk->nr, buf.kc, j0, j1, c, ldc);
+        const size_t es = ops->size;
+        ops->epilogue((char *)c + (size_t)j0 * es, ldc, m, j1 - j0,
+                      bias ? (const char *)bias + (size_t)j0 * es : NULL, act, slope);
+    } else {
+        buf.packed_a = ws;
+        buf.packed_b = NULL;
+        gemm_block(&job, &buf, 0, m, j0, j1);
+        ws_give_back(ws);
+    }
+    if (act == FM_ACT_SOFTMAX)
+        softmax_share(&job, 0, 1);
+}
+
+#define DEFINE_PREPACKED_API(T, SFX, F64)                                              \
+    size_t fm_prepacked_size_##SFX(ptrdiff_t k, ptrdiff_t n)                           \
+    {                                                                                  \
+        return prepacked_size(prepacked_blocking(selected_arch(), F64, n), k, n);      \
+    }                                                                                  \
+    ptrdiff_t fm_prepacked_align_##SFX(ptrdiff_t n)                                    \
+    {                                                                                  \
+        return prepacked_blocking(selected_arch(), F64, n)->nr;                        \
+    }                                                                                  \
+    void fm_prepack_rows_##SFX(ptrdiff_t k, ptrdiff_t n, const T *b, ptrdiff_t ldb,      \
+                               ptrdiff_t p0, ptrdiff_t p1, T *packed)                  \
+    {                                                                                  \
+        prepack_rows(&ops_##SFX, prepacked_blocking(selected_arch(), F64, n), k, n,     \
+                     (const char *)b, ldb, p0, p1, (char *)packed);                    \
+    }                                                                                  \
+    void fm_gemm_prepacked_##SFX(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T *a,      \
+                                 ptrdiff_t lda, const T *packed, ptrdiff_t j0,           \
+                                 ptrdiff_t j1, T *c, ptrdiff_t ldc, const T *bias,       \
+                                 int act, T slope)                                     \
+    {                                                                                  \
+        gemm_prepacked(&ops_##SFX, prepacked_blocking(selected_arch(), F64, n), m, n, k, \
+                       a, lda, packed, j0, j1, c, ldc, bias, act, slope);              \
+    }
+
+DEFINE_PREPACKED_API(float, f32, 0)
+DEFINE_PREPACKED_API(double, f64, 1)

@@ -13,6 +13,7 @@
  * give the same weights bit for bit, whatever the thread count. The body
  * lives in train_impl.h, once per dtype. */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -23,6 +24,7 @@ static int omp_get_num_threads(void) { return 1; }
 
 #include "elementwise.h"
 #include "fastmlp.h"
+#include "gemm_prepacked.h"
 #include "loss.h"
 #include "optim.h"
 #include "parallel.h"

@@ -77,10 +77,35 @@ static ptrdiff_t FN(labels_offset)(const fm_mlp *net, ptrdiff_t batch)
     return (off + per - 1) / per * per;
 }
 
+/* Elements of every layer's kernel packed for the forward GEMMs
+ * (gemm_prepacked.h), each rounded up to whole cache lines. */
+static size_t FN(packed_kernels_elems)(const fm_mlp *net)
+{
+    const size_t line = 64 / sizeof(T);
+    size_t total = 0;
+    for (int i = 0; i < net->n_layers; i++)
+        total += (FN(fm_prepacked_size)(net->dims[i], net->dims[i + 1]) + line - 1) / line * line;
+    return total;
+}
+
+/* Point packed[i] at layer i's packed kernel, from `at` (64-byte aligned
+ * or not) on; returns the end. */
+static char *FN(carve_packed)(const fm_mlp *net, char *at, T **packed)
+{
+    const size_t line = 64 / sizeof(T);
+    T *p = (T *)(void *)(((uintptr_t)at + 63) & ~(uintptr_t)63);
+    for (int i = 0; i < net->n_layers; i++) {
+        packed[i] = p;
+        p += (FN(fm_prepacked_size)(net->dims[i], net->dims[i + 1]) + line - 1) / line * line;
+    }
+    return (char *)p;
+}
+
 size_t FN(fm_train_work_bytes)(const fm_mlp *net, ptrdiff_t batch)
 {
     return (size_t)FN(labels_offset)(net, batch) * sizeof(T) + (size_t)batch * sizeof(int64_t) +
-           (size_t)(batch * net->dims[net->n_layers]) * sizeof(double);
+           (size_t)(batch * net->dims[net->n_layers]) * sizeof(double) + 64 +
+           FN(packed_kernels_elems)(net) * sizeof(T);
 }
 
 /* One fm_train_steps call: its arguments, and where each buffer and each
@@ -95,6 +120,7 @@ typedef struct {
     int64_t *lb;         /* minibatch labels (sparse loss) */
     double *item_loss;
     T *outs[FM_MAX_LAYERS], *deltas[FM_MAX_LAYERS];
+    T *packed[FM_MAX_LAYERS]; /* each layer's kernel packed for the forward GEMM */
     ptrdiff_t w_off[FM_MAX_LAYERS], b_off[FM_MAX_LAYERS]; /* b_off < 0: no bias */
 } FN(train_ctx);
 
@@ -117,6 +143,16 @@ static void FN(carve)(FN(train_ctx) *c, T *work)
     c->logits = p;
     c->lb = (int64_t *)(void *)(work + FN(labels_offset)(net, batch));
     c->item_loss = (double *)(void *)(c->lb + batch);
+    FN(carve_packed)(net, (char *)(c->item_loss + batch * d[L]), c->packed);
+}
+
+/* Rows [f0, f1) of layer i's kernel into its packed copy. */
+static void FN(pack_kernel_rows)(const FN(train_ctx) *c, int i, ptrdiff_t f0, ptrdiff_t f1)
+{
+    const ptrdiff_t *d = c->net->dims;
+    if (f1 > f0)
+        FN(fm_prepack_rows)(d[i], d[i + 1], c->params + c->w_off[i], d[i + 1], f0, f1,
+                            c->packed[i]);
 }
 
 /* Rows [r0, r1) of a minibatch of n rows starting at `start` in the
@@ -161,12 +197,12 @@ static void FN(layer_forward)(const FN(train_ctx) *c, int i, const T *a, ptrdiff
     const ptrdiff_t *d = net->dims, w = d[i + 1];
     const int top_logits = i == net->n_layers - 1 && net->fused;
     const T slope = (T)net->slope;
-    T *z = (top_logits ? c->logits : c->outs[i]) + r0 * w + k0;
-    const T *bias = c->b_off[i] >= 0 ? c->params + c->b_off[i] + k0 : NULL;
+    T *z = (top_logits ? c->logits : c->outs[i]) + r0 * w;
+    const T *bias = c->b_off[i] >= 0 ? c->params + c->b_off[i] : NULL;
     if (nr <= 0 || k1 <= k0)
         return;
-    FN(fm_gemm)(0, 0, nr, k1 - k0, d[i], (T)1, a, d[i], c->params + c->w_off[i] + k0, w, (T)0,
-                z, w, bias, top_logits ? FM_ACT_IDENTITY : net->act[i], slope);
+    FN(fm_gemm_prepacked)(nr, w, d[i], a, d[i], c->packed[i], k0, k1, z, w, bias,
+                          top_logits ? FM_ACT_IDENTITY : net->act[i], slope);
     if (top_logits && net->n_metrics > 0)
         FN(fm_act_forward)(net->act[i], slope, nr, w, z, c->outs[i] + r0 * w);
 }
@@ -236,6 +272,7 @@ static void FN(update_share)(const FN(train_ctx) *c, ptrdiff_t n, int64_t step, 
             FN(fm_gemm)(1, 0, f1 - f0, d[i + 1], n, (T)1, in + f0, d[i], c->deltas[i],
                         d[i + 1], (T)0, c->grads + off, d[i + 1], NULL, FM_ACT_IDENTITY, (T)0);
             FN(fm_update_apply)(&update, off, off + (f1 - f0) * d[i + 1]);
+            FN(pack_kernel_rows)(c, i, f0, f1); /* for the next forward, while in cache */
         }
         if (c->b_off[i] < 0)
             continue;
@@ -289,8 +326,19 @@ static ptrdiff_t FN(team_steps)(const FN(train_ctx) *c, ptrdiff_t first_step, pt
     const fm_mlp *net = c->net;
     const ptrdiff_t out_cols = net->dims[net->n_layers];
     const int by_columns = FN(first_by_columns)(net, c->batch, nt);
+    /* the first layer's columns in whole panels of its packed kernel */
+    const ptrdiff_t panel = FN(fm_prepacked_align)(net->dims[1]);
     ptrdiff_t k0, k1;
-    share_of(net->dims[1], nt, tid, &k0, &k1);
+    share_of((net->dims[1] + panel - 1) / panel, nt, tid, &k0, &k1);
+    k0 *= panel;
+    k1 = k1 * panel < net->dims[1] ? k1 * panel : net->dims[1];
+    /* The kernels as Python left them, packed: each thread its rows. */
+    for (int i = 0; i < net->n_layers; i++) {
+        ptrdiff_t f0, f1;
+        share_of(net->dims[i], nt, tid, &f0, &f1);
+        FN(pack_kernel_rows)(c, i, f0, f1);
+    }
+    FN(team_barrier)(nt);
     for (ptrdiff_t s = 0; s < n_steps; s++) {
         ptrdiff_t start = (first_step + s) * c->batch, n = FN(step_rows)(c, start), r0, r1;
         share_of(n, nt, tid, &r0, &r1);
@@ -384,15 +432,37 @@ static ptrdiff_t FN(predict_thread_elems)(const fm_mlp *net, ptrdiff_t batch)
     return 2 * FN(predict_block_rows)(batch) * widest;
 }
 
+/* The packed kernels first, then each thread's two ping-pong buffers. */
+static size_t FN(predict_packed_bytes)(const fm_mlp *net)
+{
+    return 64 + FN(packed_kernels_elems)(net) * sizeof(T);
+}
+
 size_t FN(fm_predict_work_bytes)(const fm_mlp *net, ptrdiff_t batch)
 {
-    return (size_t)(FN(predict_thread_elems)(net, batch) * threads_available()) * sizeof(T);
+    return FN(predict_packed_bytes)(net) +
+           (size_t)(FN(predict_thread_elems)(net, batch) * threads_available()) * sizeof(T);
+}
+
+/* Thread tid of nt's rows of every layer's kernel into its packed copy. */
+static void FN(predict_pack)(const fm_mlp *net, const T *params, T *const *packed, int tid,
+                             int nt)
+{
+    ptrdiff_t w_off[FM_MAX_LAYERS], b_off[FM_MAX_LAYERS];
+    layer_offsets(net, w_off, b_off);
+    for (int i = 0; i < net->n_layers; i++) {
+        ptrdiff_t f0, f1;
+        share_of(net->dims[i], nt, tid, &f0, &f1);
+        if (f1 > f0)
+            FN(fm_prepack_rows)(net->dims[i], net->dims[i + 1], params + w_off[i],
+                                net->dims[i + 1], f0, f1, packed[i]);
+    }
 }
 
 /* Rows [r0, r1) through every layer, `block` rows at a time, with buf's two
  * halves holding the hidden activations. */
 static void FN(predict_rows)(const fm_mlp *net, const T *x, ptrdiff_t r0, ptrdiff_t r1,
-                             ptrdiff_t block, const T *params, T *buf, T *out)
+                             ptrdiff_t block, const T *params, T *const *packed, T *buf, T *out)
 {
     const int L = net->n_layers;
     const ptrdiff_t *d = net->dims;
@@ -405,28 +475,35 @@ static void FN(predict_rows)(const fm_mlp *net, const T *x, ptrdiff_t r0, ptrdif
         for (int i = 0; i < L; i++) {
             /* the last layer writes its rows of `out` directly */
             T *y = i == L - 1 ? out + start * d[L] : half[i % 2];
-            FN(fm_gemm)(0, 0, n, d[i + 1], d[i], (T)1, a, d[i], params + w_off[i], d[i + 1],
-                        (T)0, y, d[i + 1], b_off[i] >= 0 ? params + b_off[i] : NULL,
-                        net->act[i], (T)net->slope);
+            FN(fm_gemm_prepacked)(n, d[i + 1], d[i], a, d[i], packed[i], 0, d[i + 1], y,
+                                  d[i + 1], b_off[i] >= 0 ? params + b_off[i] : NULL,
+                                  net->act[i], (T)net->slope);
             a = y;
         }
     }
 }
 
-/* Each thread of the team takes a contiguous share of the rows and runs it
- * through all layers on its own: rows are independent, so no thread waits
- * for another, and the bits do not depend on the split. */
+/* The team packs the kernels once (each thread some rows of each), then
+ * each thread takes a contiguous share of the rows and runs it through all
+ * layers on its own: rows are independent, so after the packing no thread
+ * waits for another, and the bits do not depend on the split. work must
+ * hold fm_predict_work_bytes. */
 void FN(fm_predict)(const fm_mlp *net, const T *x, ptrdiff_t rows, ptrdiff_t batch,
                     const T *params, T *work, size_t work_bytes, T *out)
 {
     ptrdiff_t block = FN(predict_block_rows)(batch);
     size_t per_thread = (size_t)FN(predict_thread_elems)(net, block) * sizeof(T);
     ptrdiff_t blocks = (rows + block - 1) / block;
+    T *packed[FM_MAX_LAYERS];
+    T *bufs = (T *)(void *)FN(carve_packed)(net, (char *)work, packed);
+    size_t packed_bytes = (size_t)((char *)bufs - (char *)work);
+    work_bytes = work_bytes > packed_bytes ? work_bytes - packed_bytes : 0;
     int nt = team_size_for(net, rows);
     nt = (size_t)nt * per_thread <= work_bytes ? nt : (int)(work_bytes / per_thread);
     nt = nt < blocks ? nt : (int)blocks;
     if (nt <= 1) {
-        FN(predict_rows)(net, x, 0, rows, block, params, work, out);
+        FN(predict_pack)(net, params, packed, 0, 1);
+        FN(predict_rows)(net, x, 0, rows, block, params, packed, bufs, out);
         return;
     }
     unsigned caller_mode = fp_mode_get();
@@ -436,9 +513,11 @@ void FN(fm_predict)(const fm_mlp *net, const T *x, ptrdiff_t rows, ptrdiff_t bat
         fp_mode_set(caller_mode);
         int tid = omp_get_thread_num(), team = omp_get_num_threads();
         ptrdiff_t b0, b1;
+        FN(predict_pack)(net, params, packed, tid, team);
+#pragma omp barrier
         share_of(blocks, team, tid, &b0, &b1);
         FN(predict_rows)(net, x, b0 * block, b1 * block < rows ? b1 * block : rows, block,
-                         params, work + tid * (per_thread / sizeof(T)), out);
+                         params, packed, bufs + tid * (per_thread / sizeof(T)), out);
         fp_mode_set(own_mode);
     }
 }

@@ -40,9 +40,11 @@ def make_data(loss, rows=203, features=13, classes=5, seed=0):
 
 # (features, hidden widths, rows, batch size): serial steps, and steps a team
 # runs, with the first layer split by columns (under 64 rows a thread) or by
-# rows (130 rows on 2 threads)
+# rows (130 rows on 2 threads); 600 features make the first layer's kernel
+# deeper than one of the GEMM's K blocks, so the threads' shares of its
+# packed copy (gemm_prepacked.h) cross a block boundary
 SIZES = {"serial": (13, (17, 7), 203, 16), "team": (61, (131, 67), 203, 37),
-         "team-wide-batch": (61, (131, 67), 403, 130)}
+         "team-wide-batch": (61, (131, 67), 403, 130), "team-deep": (600, (131, 67), 203, 37)}
 
 
 def train(case, dtype, python_path, monkeypatch, epochs=3, size="serial"):
@@ -78,7 +80,7 @@ def test_c_loop_equals_python_loop_bit_for_bit(case, dtype, monkeypatch):
 C_OPS = backends.get("c")
 
 
-@pytest.mark.parametrize("size", ["team", "team-wide-batch"])
+@pytest.mark.parametrize("size", ["team", "team-wide-batch", "team-deep"])
 @pytest.mark.parametrize("arch", C_OPS.available_archs())
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("case", CASES, ids=[f"{c[2]}-{c[1]}" for c in CASES])
@@ -168,6 +170,21 @@ def test_c_predict_equals_python_predict_bit_for_bit(last, dtype, rows, batch, t
     slow = model.predict(x, batch_size=batch)
     np.testing.assert_array_equal(fast, slow)
     assert fast.dtype == np.dtype(dtype) and fast.shape == (rows, 5)
+
+
+@pytest.mark.parametrize("arch", C_OPS.available_archs())
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_c_predict_equals_python_predict_on_every_simd_path(dtype, arch, threads, monkeypatch):
+    # 600 features: the first kernel spans several of the GEMM's K blocks,
+    # and each thread packs its share of it (gemm_prepacked.h) for all
+    x = np.random.default_rng(5).standard_normal((1031, 600))
+    model = fm.Sequential([fm.Input(shape=(600,)), fm.Dense(131, activation="relu"),
+                           fm.Dense(5, activation="softmax")], seed=3, dtype=dtype)
+    with C_OPS.forced_arch(arch):
+        fast = model.predict(x, batch_size=300)
+        monkeypatch.setattr(train_loop, "predict", lambda model, x, batch_size: None)
+        slow = model.predict(x, batch_size=300)
+    np.testing.assert_array_equal(fast, slow)
 
 
 def test_c_predict_of_a_single_layer_model():

@@ -1,0 +1,46 @@
+/*
+ * gemm_prepacked.h - internal to csrc/: a B operand packed once and reused
+ * by many GEMMs, for the training loop and predict, whose every forward
+ * GEMM multiplies by a layer's kernel.
+ *
+ * A GEMM packs the block of B it needs on every call, and in training that
+ * copy is the first to touch weights the optimizer has just rewritten, half
+ * of them on the other core. Packed instead by the thread that updated
+ * them, right after the update (they are still in its cache), each row of
+ * the kernel is packed once a step rather than once per thread, and the
+ * forward GEMMs of both threads read contiguous panels.
+ *
+ * The packed layout is the one the GEMM's own loops pack into, for B of k
+ * x n, not transposed, with A not transposed (the arch's blocking for that
+ * width): K in the GEMM's depth blocks, each block as n rounded up to
+ * whole panels. So a GEMM on the packed B gives the same bits as fm_gemm
+ * on B (same kernel, same products, same order).
+ */
+#ifndef FM_GEMM_PREPACKED_H
+#define FM_GEMM_PREPACKED_H
+
+#include <stddef.h>
+
+#define FM_DEFINE_PREPACKED(T, SFX)                                                     \
+    /* Elements of the packed copy of a k x n B. */                                    \
+    size_t fm_prepacked_size_##SFX(ptrdiff_t k, ptrdiff_t n);                          \
+    /* Column shares of the product must start at a multiple of this. */               \
+    ptrdiff_t fm_prepacked_align_##SFX(ptrdiff_t n);                                   \
+    /* Pack rows [p0, p1) of B (k x n, row-major, rows ldb apart) into packed;       \
+     * threads may pack disjoint row ranges at once. */                                \
+    void fm_prepack_rows_##SFX(ptrdiff_t k, ptrdiff_t n, const T *b, ptrdiff_t ldb,      \
+                               ptrdiff_t p0, ptrdiff_t p1, T *packed);                 \
+    /* Columns [j0, j1) of C = act(A B + bias), A m x k row-major (lda), B packed,     \
+     * c and bias pointing at column 0; j0 a multiple of fm_prepacked_align. On the    \
+     * calling thread only. */                                                          \
+    void fm_gemm_prepacked_##SFX(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T *a,      \
+                                 ptrdiff_t lda, const T *packed, ptrdiff_t j0,           \
+                                 ptrdiff_t j1, T *c, ptrdiff_t ldc, const T *bias,       \
+                                 int act, T slope);
+
+FM_DEFINE_PREPACKED(float, f32)
+FM_DEFINE_PREPACKED(double, f64)
+
+#undef FM_DEFINE_PREPACKED
+
+#endif /* FM_GEMM_PREPACKED_H */
