@@ -286,6 +286,7 @@ typedef struct {
     int act;
     double slope;
     const char *prepacked; /* B packed whole (gemm_prepacked.h), or NULL */
+    int a_in_place;        /* read full panels of A in place, whatever the width */
 } gemm_job;
 
 /* The packing buffers of one thread, and the block sizes they were sized
@@ -322,8 +323,9 @@ static fm_gemm_ukr tile_kernel(const fm_gemm_blocking *blk, int rows)
 /*
  * The five loops over the block C[m0:m1, n0:n1]. The inner two keep one
  * MR x KC panel of A in L1 while the NR-wide panels of B stream from L2.
- * After the last K block of a tile, bias and activation are applied to it
- * while it is still in L1.
+ * After the last K block of a row panel (MR x NC, at most 48 KiB), bias
+ * and activation are applied to it while it is still in L1: one call per
+ * row panel rather than per tile.
  *
  * With a `direct` kernel, full panels are read straight from A and from a
  * row-major B instead of packed copies: the panel is reused from cache just
@@ -341,7 +343,7 @@ static void gemm_block(const gemm_job *job, const gemm_buffers *buf, ptrdiff_t m
                              (job->act != FM_ACT_IDENTITY && job->act != FM_ACT_SOFTMAX);
     /* A panel read in place pays off when few panels of the other operand
      * reuse it: then packing it costs as much as the products it feeds. */
-    const int direct_a = blk->direct && n1 - n0 <= FM_GEMM_DIRECT_A * nr;
+    const int direct_a = blk->direct && (job->a_in_place || n1 - n0 <= FM_GEMM_DIRECT_A * nr);
     const int direct_b = blk->direct && !job->trans_b && job->prepacked == NULL &&
                          (m1 - m0 <= FM_GEMM_DIRECT_B * mr || job->ldb <= nr);
     const ptrdiff_t n_pad = ceil_div(job->n, nr) * nr; /* of a prepacked B */
@@ -390,11 +392,12 @@ static void gemm_block(const gemm_job *job, const gemm_buffers *buf, ptrdiff_t m
                         char *ct = job->c + (size_t)(i * job->ldc + j) * es;
                         kernel(kc, job->alpha, ap, ap_rs, ap_cs, bp, bp_rs, beta, ct, job->ldc,
                                rows, cols);
-                        if (last && has_epilogue)
-                            ops->epilogue(ct, job->ldc, rows, cols,
-                                          job->bias ? (const char *)job->bias + j * es : NULL,
-                                          job->act, job->slope);
                     }
+                    if (last && has_epilogue) /* the row panel's tiles are done */
+                        ops->epilogue(job->c + (size_t)((ic + ir) * job->ldc + jc) * es,
+                                      job->ldc, rows, nc,
+                                      job->bias ? (const char *)job->bias + jc * es : NULL,
+                                      job->act, job->slope);
                 }
             }
         }
@@ -486,7 +489,7 @@ static void gemm_any(const type_ops *ops, const fm_gemm_blocking *blk, int trans
         return;
     }
     gemm_job job = {ops, blk, trans_a, trans_b, m, n, k, alpha, beta, a, b, lda, ldb,
-                    c, ldc, bias, act, slope, NULL};
+                    c, ldc, bias, act, slope, NULL, 0};
     int nt = team_size(m, n, k);
 
     /* Each thread's buffers, sized for the largest block any thread gets. */
@@ -603,13 +606,13 @@ static void prepack_rows(const type_ops *ops, const fm_gemm_blocking *blk, ptrdi
 
 static void gemm_prepacked(const type_ops *ops, const fm_gemm_blocking *blk, ptrdiff_t m,
                            ptrdiff_t n, ptrdiff_t k, const void *a, ptrdiff_t lda,
-                           const void *packed, ptrdiff_t j0, ptrdiff_t j1, void *c,
-                           ptrdiff_t ldc, const void *bias, int act, double slope)
+                           int a_in_place, const void *packed, ptrdiff_t j0, ptrdiff_t j1,
+                           void *c, ptrdiff_t ldc, const void *bias, int act, double slope)
 {
     if (m <= 0 || j1 <= j0 || k <= 0)
         return;
     gemm_job job = {ops, blk, 0, 0, m, n, k, ops->one, ops->zero, a, NULL, lda, 0,
-                    c, ldc, bias, act, slope, packed};
+                    c, ldc, bias, act, slope, packed, a_in_place && blk->direct};
     gemm_buffers buf;
     buf.kc = depth_block(blk->kc, k);
     buf.nc = min_pd(ceil_div(blk->nc, blk->nr), ceil_div(n, blk->nr)) * blk->nr;
@@ -648,12 +651,12 @@ static void gemm_prepacked(const type_ops *ops, const fm_gemm_blocking *blk, ptr
                      (const char *)b, ldb, p0, p1, (char *)packed);                    \
     }                                                                                  \
     void fm_gemm_prepacked_##SFX(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T *a,      \
-                                 ptrdiff_t lda, const T *packed, ptrdiff_t j0,           \
-                                 ptrdiff_t j1, T *c, ptrdiff_t ldc, const T *bias,       \
-                                 int act, T slope)                                     \
+                                 ptrdiff_t lda, int a_in_place, const T *packed,         \
+                                 ptrdiff_t j0, ptrdiff_t j1, T *c, ptrdiff_t ldc,         \
+                                 const T *bias, int act, T slope)                      \
     {                                                                                  \
         gemm_prepacked(&ops_##SFX, prepacked_blocking(selected_arch(), F64, n), m, n, k, \
-                       a, lda, packed, j0, j1, c, ldc, bias, act, slope);              \
+                       a, lda, a_in_place, packed, j0, j1, c, ldc, bias, act, slope);  \
     }
 
 DEFINE_PREPACKED_API(float, f32, 0)

@@ -201,7 +201,7 @@ static void FN(layer_forward)(const FN(train_ctx) *c, int i, const T *a, ptrdiff
     const T *bias = c->b_off[i] >= 0 ? c->params + c->b_off[i] : NULL;
     if (nr <= 0 || k1 <= k0)
         return;
-    FN(fm_gemm_prepacked)(nr, w, d[i], a, d[i], c->packed[i], k0, k1, z, w, bias,
+    FN(fm_gemm_prepacked)(nr, w, d[i], a, d[i], 0, c->packed[i], k0, k1, z, w, bias,
                           top_logits ? FM_ACT_IDENTITY : net->act[i], slope);
     if (top_logits && net->n_metrics > 0)
         FN(fm_act_forward)(net->act[i], slope, nr, w, z, c->outs[i] + r0 * w);
@@ -475,8 +475,9 @@ static void FN(predict_rows)(const fm_mlp *net, const T *x, ptrdiff_t r0, ptrdif
         for (int i = 0; i < L; i++) {
             /* the last layer writes its rows of `out` directly */
             T *y = i == L - 1 ? out + start * d[L] : half[i % 2];
-            FN(fm_gemm_prepacked)(n, d[i + 1], d[i], a, d[i], packed[i], 0, d[i + 1], y,
-                                  d[i + 1], b_off[i] >= 0 ? params + b_off[i] : NULL,
+            /* the input rows come from memory once: read in place */
+            FN(fm_gemm_prepacked)(n, d[i + 1], d[i], a, d[i], i == 0, packed[i], 0, d[i + 1],
+                                  y, d[i + 1], b_off[i] >= 0 ? params + b_off[i] : NULL,
                                   net->act[i], (T)net->slope);
             a = y;
         }
