@@ -37,6 +37,7 @@
 #include <omp.h>
 #endif
 
+#include "arch_pick.h"
 #include "elementwise.h"
 #include "fastmlp.h"
 #include "gemm_kernel.h"
@@ -213,18 +214,8 @@ static ptrdiff_t depth_block(ptrdiff_t kc, ptrdiff_t k)
 
 static const fm_gemm_arch *selected_arch(void)
 {
-    switch (fm_arch_selected()) {
-#ifdef FM_HAVE_AVX512
-    case FM_ARCH_AVX512:
-        return &fm_gemm_arch_avx512;
-#endif
-#ifdef FM_HAVE_AVX2
-    case FM_ARCH_AVX2:
-        return &fm_gemm_arch_avx2;
-#endif
-    default:
-        return &fm_gemm_arch_generic;
-    }
+    return fm_arch_pick(&fm_gemm_arch_generic, FM_IF_AVX2(&fm_gemm_arch_avx2),
+                        FM_IF_AVX512(&fm_gemm_arch_avx512));
 }
 
 /* ---- packing buffers ---------------------------------------------------- */

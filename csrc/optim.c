@@ -30,6 +30,7 @@
  */
 #ifndef FM_T
 
+#include "arch_pick.h"
 #include "fastmlp.h"
 #include "optim.h"
 #include "parallel.h"
@@ -65,18 +66,8 @@ static unsigned denormals_off(void)
  * forces both and the tests run every build on one machine. */
 static const fm_optim_arch *selected_ranges(void)
 {
-    switch (fm_arch_selected()) {
-#ifdef FM_HAVE_AVX512
-    case FM_ARCH_AVX512:
-        return &fm_optim_avx512;
-#endif
-#ifdef FM_HAVE_AVX2
-    case FM_ARCH_AVX2:
-        return &fm_optim_avx2;
-#endif
-    default:
-        return &fm_optim_generic;
-    }
+    return fm_arch_pick(&fm_optim_generic, FM_IF_AVX2(&fm_optim_avx2),
+                        FM_IF_AVX512(&fm_optim_avx512));
 }
 
 #define FM_T float
