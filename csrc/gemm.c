@@ -11,13 +11,16 @@
  *         pack A[ic.., pc..] into MR-tall panels
  *         for ir over the MR panels    (one A panel stays in L1 ...)
  *           for jr over the NR panels  (... while B's panels stream by)
- *             micro-kernel, then bias + activation on the finished tile
+ *             micro-kernel
+ *           last K block: bias + activation on the finished row panel
  *
  * Packing absorbs the transposes and zero-pads the panels to full MR / NR,
  * so the kernel's inner loop never branches; when packing would cost more
  * than it saves, a `direct` kernel reads full panels in place instead. The
  * kernel, the packers and the block sizes come from the arch table
- * (gemm_kernel.h), chosen by fm_arch_selected().
+ * (gemm_kernel.h), chosen by fm_arch_selected(). A caller that multiplies
+ * by the same B many times may pack it once in advance (gemm_prepacked.h,
+ * at the end of this file); the loops then skip B's packing.
  *
  * The loops are written once for both element types: the few places here
  * that must know the type (the epilogue, the fallbacks) are reached through
@@ -47,29 +50,16 @@
 /* With a direct kernel, A is read in place (not packed) when C's block is
  * at most this many NR panels wide, and a row-major B when the block is at
  * most this many MR panels tall. Measured on the MLP shapes and 1024^3:
- * reading A in place wins up to +45% on 128x10x128, and loses up to 18% on
- * large squares (power-of-two rows crowd the caches' sets), where packing
- * is a small share anyway.
- *
- * B is another matter. Read in place, a panel of a wide B is a column
- * strip, one short piece per row of B, and the hardware prefetchers do not
- * follow it from page to page. That costs nothing when B is already in L2
- * (a GEMM timed alone, or predict), but in training the weights were just
- * updated, half of them by the other core, and the strip then waits on
- * every line. Packing reads B row by row, which the prefetchers do follow.
- * So a wide B is read in place only for the few rows of a small batch; in
- * the training loop (Fashion-MNIST, 2 threads, epochs alternated in one
- * process, median of 9-11) the limit of 4 panels instead of 24 took batch
- * 128 from 0.303-0.308 to 0.292-0.294 s/epoch, batch 512 from 0.246-0.249
- * to 0.236-0.237 s; GEMMs timed alone and predict did not change beyond
- * noise. A B whose rows are no
- * wider than a panel (the 10-class output layer) is one contiguous stream
- * either way and is always read in place. */
+ * reading in place wins up to +45% on 128x10x128 and +12% on 128x256x784,
+ * and loses up to 18% on large squares (power-of-two rows crowd the caches'
+ * sets), where packing is a small share anyway. (The training loop's and
+ * predict's forward GEMMs take their B packed in advance instead:
+ * gemm_prepacked.h.) */
 #ifndef FM_GEMM_DIRECT_A
 #define FM_GEMM_DIRECT_A 4
 #endif
 #ifndef FM_GEMM_DIRECT_B
-#define FM_GEMM_DIRECT_B 4
+#define FM_GEMM_DIRECT_B 24
 #endif
 
 /* Below this many multiply-adds a GEMM runs on one thread: waking a second
@@ -314,9 +304,9 @@ static fm_gemm_ukr tile_kernel(const fm_gemm_blocking *blk, int rows)
 /*
  * The five loops over the block C[m0:m1, n0:n1]. The inner two keep one
  * MR x KC panel of A in L1 while the NR-wide panels of B stream from L2.
- * After the last K block of a row panel (MR x NC, at most 48 KiB), bias
- * and activation are applied to it while it is still in L1: one call per
- * row panel rather than per tile.
+ * After the last K block of a row panel (MR x NC: 12 x 256 floats, 12 KiB,
+ * for the MLP's widest layer), bias and activation are applied to it while
+ * it is still in cache: one call per row panel rather than per tile.
  *
  * With a `direct` kernel, full panels are read straight from A and from a
  * row-major B instead of packed copies: the panel is reused from cache just
@@ -336,7 +326,7 @@ static void gemm_block(const gemm_job *job, const gemm_buffers *buf, ptrdiff_t m
      * reuse it: then packing it costs as much as the products it feeds. */
     const int direct_a = blk->direct && (job->a_in_place || n1 - n0 <= FM_GEMM_DIRECT_A * nr);
     const int direct_b = blk->direct && !job->trans_b && job->prepacked == NULL &&
-                         (m1 - m0 <= FM_GEMM_DIRECT_B * mr || job->ldb <= nr);
+                         m1 - m0 <= FM_GEMM_DIRECT_B * mr;
     const ptrdiff_t n_pad = ceil_div(job->n, nr) * nr; /* of a prepacked B */
     const ptrdiff_t rs_a = job->trans_a ? 1 : job->lda, cs_a = job->trans_a ? job->lda : 1;
 
@@ -372,13 +362,15 @@ static void gemm_block(const gemm_job *job, const gemm_buffers *buf, ptrdiff_t m
                     for (ptrdiff_t jr = 0; jr < nc; jr += nr) {
                         int cols = (int)min_pd(nr, nc - jr);
                         ptrdiff_t i = ic + ir, j = jc + jr;
-                        const void *bp = buf->packed_b + (size_t)(jr * kc) * es;
+                        const void *bp;
                         ptrdiff_t bp_rs = nr;
                         if (job->prepacked != NULL) {
                             bp = job->prepacked + (size_t)(pc * n_pad + j * kc) * es;
                         } else if (jr < nc_full) {
                             bp = b_at(job, pc, j);
                             bp_rs = job->ldb;
+                        } else {
+                            bp = buf->packed_b + (size_t)(jr * kc) * es;
                         }
                         char *ct = job->c + (size_t)(i * job->ldc + j) * es;
                         kernel(kc, job->alpha, ap, ap_rs, ap_cs, bp, bp_rs, beta, ct, job->ldc,
@@ -577,9 +569,9 @@ static size_t prepacked_size(const fm_gemm_blocking *blk, ptrdiff_t k, ptrdiff_t
 }
 
 /* Rows [p0, p1) of B into the layout of the GEMM's own packed blocks: depth
- * block pc holds its rows as n_pad columns, panel by panel (panel j at
- * pc * n_pad + j * kc, each of its rows NR values), so the rows of a block
- * can be packed in pieces. */
+ * block pc (depth rows, kc but the last) holds its rows as n_pad columns,
+ * panel by panel (the panel of column j at pc * n_pad + j * depth, each of
+ * its rows NR values), so the rows of a block can be packed in pieces. */
 static void prepack_rows(const type_ops *ops, const fm_gemm_blocking *blk, ptrdiff_t k,
                          ptrdiff_t n, const char *b, ptrdiff_t ldb, ptrdiff_t p0, ptrdiff_t p1,
                          char *packed)
@@ -600,8 +592,15 @@ static void gemm_prepacked(const type_ops *ops, const fm_gemm_blocking *blk, ptr
                            int a_in_place, const void *packed, ptrdiff_t j0, ptrdiff_t j1,
                            void *c, ptrdiff_t ldc, const void *bias, int act, double slope)
 {
-    if (m <= 0 || j1 <= j0 || k <= 0)
+    if (m <= 0 || j1 <= j0)
         return;
+    const size_t es = ops->size;
+    if (k <= 0) { /* no product: C = act(bias), as fm_gemm gives */
+        ops->scale((char *)c + (size_t)j0 * es, ldc, m, j1 - j0, ops->zero);
+        finish_whole(ops, m, j1 - j0, (char *)c + (size_t)j0 * es, ldc,
+                     bias ? (const char *)bias + (size_t)j0 * es : NULL, act, slope);
+        return;
+    }
     gemm_job job = {ops, blk, 0, 0, m, n, k, ops->one, ops->zero, a, NULL, lda, 0,
                     c, ldc, bias, act, slope, packed, a_in_place && blk->direct};
     gemm_buffers buf;
@@ -613,7 +612,6 @@ static void gemm_prepacked(const type_ops *ops, const fm_gemm_blocking *blk, ptr
     if (ws == NULL) {
         /* no room to pack A (or columns off the panels): the slow way */
         ops->naive_packed(m, n, k, a, lda, packed, blk->nr, buf.kc, j0, j1, c, ldc);
-        const size_t es = ops->size;
         ops->epilogue((char *)c + (size_t)j0 * es, ldc, m, j1 - j0,
                       bias ? (const char *)bias + (size_t)j0 * es : NULL, act, slope);
     } else {

@@ -31,7 +31,8 @@
     void fm_prepack_rows_##SFX(ptrdiff_t k, ptrdiff_t n, const T *b, ptrdiff_t ldb,      \
                                ptrdiff_t p0, ptrdiff_t p1, T *packed);                 \
     /* Columns [j0, j1) of C = act(A B + bias), A m x k row-major (lda), B packed,     \
-     * c and bias pointing at column 0; j0 a multiple of fm_prepacked_align. On the    \
+     * c and bias pointing at column 0; j0 a multiple of fm_prepacked_align (else a    \
+     * slow path), and all n columns for a softmax, which needs whole rows. On the     \
      * calling thread only. a_in_place: read A's full row panels where they are        \
      * rather than packing them, for an A that comes once from main memory (predict's  \
      * input): the kernel's loads then overlap the memory's latency, where packing     \

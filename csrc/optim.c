@@ -93,6 +93,9 @@ static const fm_optim_arch *selected_ranges(void)
 typedef FM_NAME(fm_update) FM_NAME(optim_args);
 typedef FM_NAME(fm_update_range) FM_NAME(range_fn);
 
+/* An optimizer's range function, in the build of the selected SIMD path. */
+#define RANGE(name) (selected_ranges()->FM_FIELD.name)
+
 /* On the calling thread, with denormals flushed (see the top of the file). */
 void FM_NAME(fm_update_apply)(const FM_NAME(fm_update) *u, ptrdiff_t i0, ptrdiff_t i1)
 {
@@ -129,14 +132,14 @@ static FM_NAME(optim_args) FM_NAME(args)(FM_NAME(range_fn) f, FM_T *w, const FM_
 static FM_NAME(optim_args) FM_NAME(momentum_args)(FM_T *w, const FM_T *g, FM_T *v, double lr,
                                                   double momentum, int nesterov, double wd)
 {
-    FM_NAME(range_fn) f = nesterov ? selected_ranges()->FM_FIELD.nesterov : selected_ranges()->FM_FIELD.momentum;
+    FM_NAME(range_fn) f = nesterov ? RANGE(nesterov) : RANGE(momentum);
     return FM_NAME(args)(f, w, g, v, NULL, wd, lr, momentum, 0, 0);
 }
 
 static FM_NAME(optim_args) FM_NAME(rmsprop_args)(FM_T *w, const FM_T *g, FM_T *ms, double lr,
                                                  double rho, double eps, double wd)
 {
-    return FM_NAME(args)(selected_ranges()->FM_FIELD.rmsprop, w, g, ms, NULL, wd, lr, rho, 1.0 - rho, eps);
+    return FM_NAME(args)(RANGE(rmsprop), w, g, ms, NULL, wd, lr, rho, 1.0 - rho, eps);
 }
 
 /* Adam's bias-corrected step size alpha_t, in double, rounded once. */
@@ -146,7 +149,7 @@ static FM_NAME(optim_args) FM_NAME(adam_args)(FM_T *w, const FM_T *g, FM_T *m, F
 {
     double t = (double)step;
     double alpha = lr * sqrt(1.0 - pow(beta2, t)) / (1.0 - pow(beta1, t));
-    return FM_NAME(args)(selected_ranges()->FM_FIELD.adam, w, g, m, v, wd, alpha, 1.0 - beta1, 1.0 - beta2,
+    return FM_NAME(args)(RANGE(adam), w, g, m, v, wd, alpha, 1.0 - beta1, 1.0 - beta2,
                          eps);
 }
 
@@ -155,7 +158,7 @@ void FM_NAME(fm_update_init)(FM_NAME(fm_update) *u, const fm_mlp *net, FM_T *w, 
 {
     switch (net->optimizer) {
     case FM_OPT_SGD:
-        *u = FM_NAME(args)(selected_ranges()->FM_FIELD.sgd, w, g, NULL, NULL, net->weight_decay, net->lr, 0,
+        *u = FM_NAME(args)(RANGE(sgd), w, g, NULL, NULL, net->weight_decay, net->lr, 0,
                            0, 0);
         break;
     case FM_OPT_MOMENTUM:
@@ -163,7 +166,7 @@ void FM_NAME(fm_update_init)(FM_NAME(fm_update) *u, const fm_mlp *net, FM_T *w, 
                                     net->weight_decay);
         break;
     case FM_OPT_ADAGRAD:
-        *u = FM_NAME(args)(selected_ranges()->FM_FIELD.adagrad, w, g, s1, NULL, net->weight_decay, net->lr,
+        *u = FM_NAME(args)(RANGE(adagrad), w, g, s1, NULL, net->weight_decay, net->lr,
                            net->epsilon, 0, 0);
         break;
     case FM_OPT_RMSPROP:
@@ -180,7 +183,7 @@ void FM_NAME(fm_update_init)(FM_NAME(fm_update) *u, const fm_mlp *net, FM_T *w, 
 
 void FM_NAME(fm_sgd)(ptrdiff_t n, FM_T *w, const FM_T *g, double lr, double weight_decay)
 {
-    FM_NAME(optim_args) a = FM_NAME(args)(selected_ranges()->FM_FIELD.sgd, w, g, NULL, NULL, weight_decay,
+    FM_NAME(optim_args) a = FM_NAME(args)(RANGE(sgd), w, g, NULL, NULL, weight_decay,
                                           lr, 0, 0, 0);
     FM_NAME(for_ranges)(&a, n, FM_PAR_MIN_CHEAP);
 }
@@ -195,7 +198,7 @@ void FM_NAME(fm_momentum)(ptrdiff_t n, FM_T *w, const FM_T *g, FM_T *v, double l
 void FM_NAME(fm_adagrad)(ptrdiff_t n, FM_T *w, const FM_T *g, FM_T *acc, double lr,
                          double eps, double weight_decay)
 {
-    FM_NAME(optim_args) a = FM_NAME(args)(selected_ranges()->FM_FIELD.adagrad, w, g, acc, NULL,
+    FM_NAME(optim_args) a = FM_NAME(args)(RANGE(adagrad), w, g, acc, NULL,
                                           weight_decay, lr, eps, 0, 0);
     FM_NAME(for_ranges)(&a, n, FM_PAR_MIN_SQRT);
 }
@@ -215,5 +218,7 @@ void FM_NAME(fm_adam)(ptrdiff_t n, FM_T *w, const FM_T *g, FM_T *m, FM_T *v, dou
                                                weight_decay);
     FM_NAME(for_ranges)(&a, n, FM_PAR_MIN_SQRT);
 }
+
+#undef RANGE
 
 #endif /* FM_T */

@@ -125,7 +125,9 @@ typedef struct {
 } FN(train_ctx);
 
 /* Carve the workspace: x batch, target batch, then per layer an output and
- * a delta block, the fused logits, the labels and the item losses. */
+ * a delta block, the fused logits, the labels, the item losses and (from
+ * the next 64-byte boundary: fm_train_work_bytes adds 64 for it) the
+ * packed kernels. */
 static void FN(carve)(FN(train_ctx) *c, T *work)
 {
     const fm_mlp *net = c->net;
@@ -460,7 +462,8 @@ static void FN(predict_pack)(const fm_mlp *net, const T *params, T *const *packe
 }
 
 /* Rows [r0, r1) through every layer, `block` rows at a time, with buf's two
- * halves holding the hidden activations. */
+ * halves holding the hidden activations; the kernels packed in advance, or
+ * (packed NULL) by each GEMM, which may then use every thread. */
 static void FN(predict_rows)(const fm_mlp *net, const T *x, ptrdiff_t r0, ptrdiff_t r1,
                              ptrdiff_t block, const T *params, T *const *packed, T *buf, T *out)
 {
@@ -475,10 +478,13 @@ static void FN(predict_rows)(const fm_mlp *net, const T *x, ptrdiff_t r0, ptrdif
         for (int i = 0; i < L; i++) {
             /* the last layer writes its rows of `out` directly */
             T *y = i == L - 1 ? out + start * d[L] : half[i % 2];
-            /* the input rows come from memory once: read in place */
-            FN(fm_gemm_prepacked)(n, d[i + 1], d[i], a, d[i], i == 0, packed[i], 0, d[i + 1],
-                                  y, d[i + 1], b_off[i] >= 0 ? params + b_off[i] : NULL,
-                                  net->act[i], (T)net->slope);
+            const T *bias = b_off[i] >= 0 ? params + b_off[i] : NULL;
+            if (packed == NULL)
+                FN(fm_gemm)(0, 0, n, d[i + 1], d[i], (T)1, a, d[i], params + w_off[i],
+                            d[i + 1], (T)0, y, d[i + 1], bias, net->act[i], (T)net->slope);
+            else /* the input rows come from memory once: read in place */
+                FN(fm_gemm_prepacked)(n, d[i + 1], d[i], a, d[i], i == 0, packed[i], 0,
+                                      d[i + 1], y, d[i + 1], bias, net->act[i], (T)net->slope);
             a = y;
         }
     }
@@ -503,8 +509,12 @@ void FN(fm_predict)(const fm_mlp *net, const T *x, ptrdiff_t rows, ptrdiff_t bat
     nt = (size_t)nt * per_thread <= work_bytes ? nt : (int)(work_bytes / per_thread);
     nt = nt < blocks ? nt : (int)blocks;
     if (nt <= 1) {
-        FN(predict_pack)(net, params, packed, 0, 1);
-        FN(predict_rows)(net, x, 0, rows, block, params, packed, bufs, out);
+        /* One block: each GEMM packs what it needs and may use every
+         * thread, and a few rows do not pay for packing all the kernels. */
+        if (blocks > 1)
+            FN(predict_pack)(net, params, packed, 0, 1);
+        FN(predict_rows)(net, x, 0, rows, block, params, blocks > 1 ? packed : NULL, bufs,
+                         out);
         return;
     }
     unsigned caller_mode = fp_mode_get();
