@@ -101,6 +101,23 @@ static char *FN(carve_packed)(const fm_mlp *net, char *at, T **packed)
     return (char *)p;
 }
 
+/* Thread tid of nt's rows of every layer's kernel into its packed copy
+ * (training's first step and predict; a barrier must follow before any
+ * thread reads another's rows). */
+static void FN(pack_kernels_share)(const fm_mlp *net, const T *params, T *const *packed,
+                                   int tid, int nt)
+{
+    ptrdiff_t w_off[FM_MAX_LAYERS], b_off[FM_MAX_LAYERS];
+    layer_offsets(net, w_off, b_off);
+    for (int i = 0; i < net->n_layers; i++) {
+        ptrdiff_t f0, f1;
+        share_of(net->dims[i], nt, tid, &f0, &f1);
+        if (f1 > f0)
+            FN(fm_prepack_rows)(net->dims[i], net->dims[i + 1], params + w_off[i],
+                                net->dims[i + 1], f0, f1, packed[i]);
+    }
+}
+
 size_t FN(fm_train_work_bytes)(const fm_mlp *net, ptrdiff_t batch)
 {
     return (size_t)FN(labels_offset)(net, batch) * sizeof(T) + (size_t)batch * sizeof(int64_t) +
@@ -335,11 +352,7 @@ static ptrdiff_t FN(team_steps)(const FN(train_ctx) *c, ptrdiff_t first_step, pt
     k0 *= panel;
     k1 = k1 * panel < net->dims[1] ? k1 * panel : net->dims[1];
     /* The kernels as Python left them, packed: each thread its rows. */
-    for (int i = 0; i < net->n_layers; i++) {
-        ptrdiff_t f0, f1;
-        share_of(net->dims[i], nt, tid, &f0, &f1);
-        FN(pack_kernel_rows)(c, i, f0, f1);
-    }
+    FN(pack_kernels_share)(net, c->params, c->packed, tid, nt);
     FN(team_barrier)(nt);
     for (ptrdiff_t s = 0; s < n_steps; s++) {
         ptrdiff_t start = (first_step + s) * c->batch, n = FN(step_rows)(c, start), r0, r1;
@@ -446,21 +459,6 @@ size_t FN(fm_predict_work_bytes)(const fm_mlp *net, ptrdiff_t batch)
            (size_t)(FN(predict_thread_elems)(net, batch) * threads_available()) * sizeof(T);
 }
 
-/* Thread tid of nt's rows of every layer's kernel into its packed copy. */
-static void FN(predict_pack)(const fm_mlp *net, const T *params, T *const *packed, int tid,
-                             int nt)
-{
-    ptrdiff_t w_off[FM_MAX_LAYERS], b_off[FM_MAX_LAYERS];
-    layer_offsets(net, w_off, b_off);
-    for (int i = 0; i < net->n_layers; i++) {
-        ptrdiff_t f0, f1;
-        share_of(net->dims[i], nt, tid, &f0, &f1);
-        if (f1 > f0)
-            FN(fm_prepack_rows)(net->dims[i], net->dims[i + 1], params + w_off[i],
-                                net->dims[i + 1], f0, f1, packed[i]);
-    }
-}
-
 /* Rows [r0, r1) through every layer, `block` rows at a time, with buf's two
  * halves holding the hidden activations; the kernels packed in advance, or
  * (packed NULL) by each GEMM, which may then use every thread. */
@@ -512,7 +510,7 @@ void FN(fm_predict)(const fm_mlp *net, const T *x, ptrdiff_t rows, ptrdiff_t bat
         /* One block: each GEMM packs what it needs and may use every
          * thread, and a few rows do not pay for packing all the kernels. */
         if (blocks > 1)
-            FN(predict_pack)(net, params, packed, 0, 1);
+            FN(pack_kernels_share)(net, params, packed, 0, 1);
         FN(predict_rows)(net, x, 0, rows, block, params, blocks > 1 ? packed : NULL, bufs,
                          out);
         return;
@@ -524,7 +522,7 @@ void FN(fm_predict)(const fm_mlp *net, const T *x, ptrdiff_t rows, ptrdiff_t bat
         fp_mode_set(caller_mode);
         int tid = omp_get_thread_num(), team = omp_get_num_threads();
         ptrdiff_t b0, b1;
-        FN(predict_pack)(net, params, packed, tid, team);
+        FN(pack_kernels_share)(net, params, packed, tid, team);
 #pragma omp barrier
         share_of(blocks, team, tid, &b0, &b1);
         FN(predict_rows)(net, x, b0 * block, b1 * block < rows ? b1 * block : rows, block,
