@@ -22,11 +22,14 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Callable
 
 import numpy as np
 
 from fastmlp import _kernels
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import machine  # noqa: E402
 
 SHAPES = [  # name, m, n, k, trans_a, trans_b
     ("fwd1 X@W1", 128, 256, 784, 0, 0),
@@ -42,16 +45,6 @@ SHAPES = [  # name, m, n, k, trans_a, trans_b
 ]
 PAUSE = float(os.environ.get("PAUSE", "0.1"))
 ROUNDS = int(os.environ.get("ROUNDS", "5"))
-
-
-def best_call(f: Callable[[], object], calls: int) -> float:
-    """Seconds of the fastest of `calls` back-to-back calls of f."""
-    best = float("inf")
-    for _ in range(calls):
-        t0 = time.perf_counter()
-        f()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def main(arch: str = "avx512", dtype_name: str = "f32") -> None:
@@ -82,10 +75,10 @@ def main(arch: str = "avx512", dtype_name: str = "f32") -> None:
         for _ in range(ROUNDS):
             time.sleep(PAUSE)
             run_np()
-            t_np = min(t_np, best_call(run_np, calls))
+            t_np = min(t_np, machine.best_time(run_np, calls))
             time.sleep(PAUSE)
             run_fm()
-            t_fm = min(t_fm, best_call(run_fm, calls))
+            t_fm = min(t_fm, machine.best_time(run_fm, calls))
         np.testing.assert_allclose(c_fm, c_np, rtol=1e-3, atol=1e-3 * np.sqrt(k))
         if name != "1024^3":
             step_np += t_np

@@ -1,4 +1,5 @@
-"""Facts about the machine and the process: CPU, load, memory, environment.
+"""Facts about the machine and the process: CPU, load, memory, environment;
+and the best-of-N timer the benchmarks share.
 
 Memory is read from Linux's ``/proc/self/status``: ``VmRSS`` is the resident
 set now, ``VmHWM`` its high-water mark. Writing ``5`` to
@@ -14,7 +15,8 @@ import os
 import platform
 import resource
 import subprocess
-from typing import Optional
+import time
+from typing import Callable, Optional
 
 MB = 1024 * 1024
 
@@ -136,3 +138,13 @@ def describe_blas() -> str:
                      f"(kernel {info.get('architecture', '?')}, "
                      f"{info.get('num_threads')} threads) from {os.path.basename(info['filepath'])}")
     return "; ".join(lines) or "no BLAS seen by threadpoolctl"
+
+
+def best_time(call: Callable[[], object], repeats: int) -> float:
+    """Best wall time in seconds of ``repeats`` back-to-back calls."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - start)
+    return best

@@ -35,16 +35,6 @@ def score(task: str, pred: np.ndarray, y: np.ndarray) -> float:
     return float(1.0 - np.sum((pred - y) ** 2) / np.sum((y - y.mean()) ** 2))
 
 
-def best_time(call, repeats: int) -> float:
-    """Best wall time of ``repeats`` calls."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def run(spec: dict) -> dict:
     """Train as ``spec`` says; return timings, score and memory."""
     rss_start = machine.rss_bytes()
@@ -71,7 +61,7 @@ def run(spec: dict) -> dict:
         "peer": spec["peer"], "task": spec["task"], "version": peer.version,
         "train_rows": len(x), "batch_size": spec["batch_size"],
         "epoch_seconds": epochs, "score": score(spec["task"], pred, data["y_test"]),
-        "predict_seconds": best_time(lambda: peer.predict(data["x_test"], pb),
+        "predict_seconds": machine.best_time(lambda: peer.predict(data["x_test"], pb),
                                      spec["predict_repeats"]),
         "predict_rows": len(data["x_test"]),
         "data_bytes": workload.nbytes(data),
