@@ -278,6 +278,19 @@ typedef struct {
     char *packed_b; /* kc x nc */
 } gemm_buffers;
 
+/* The block sizes for an m x n x k product (the arch's, clipped to the
+ * problem; whole panels, since the packers fill a panel's padding too),
+ * buffers not yet assigned. */
+static gemm_buffers buffer_sizes(const fm_gemm_blocking *blk, ptrdiff_t m, ptrdiff_t n,
+                                 ptrdiff_t k)
+{
+    gemm_buffers buf = {0};
+    buf.kc = depth_block(blk->kc, k);
+    buf.nc = min_pd(ceil_div(blk->nc, blk->nr), ceil_div(n, blk->nr)) * blk->nr;
+    buf.mc = min_pd(ceil_div(blk->mc, blk->mr), ceil_div(m, blk->mr)) * blk->mr;
+    return buf;
+}
+
 /* Where op(A)[i, p] and op(B)[p, j] are stored. */
 static const void *a_at(const gemm_job *job, ptrdiff_t i, ptrdiff_t p)
 {
@@ -476,11 +489,7 @@ static void gemm_any(const type_ops *ops, const fm_gemm_blocking *blk, int trans
     int nt = team_size(m, n, k);
 
     /* Each thread's buffers, sized for the largest block any thread gets. */
-    gemm_buffers buf;
-    buf.kc = depth_block(blk->kc, k);
-    /* whole panels: the packers fill a panel's padding too */
-    buf.nc = min_pd(ceil_div(blk->nc, blk->nr), ceil_div(n, blk->nr)) * blk->nr;
-    buf.mc = min_pd(ceil_div(blk->mc, blk->mr), ceil_div(m, blk->mr)) * blk->mr;
+    gemm_buffers buf = buffer_sizes(blk, m, n, k);
     size_t a_bytes = round_up64((size_t)(buf.mc * buf.kc) * ops->size);
     size_t b_bytes = round_up64((size_t)(buf.kc * buf.nc) * ops->size);
     char *ws = ws_take((size_t)nt * (a_bytes + b_bytes));
@@ -539,8 +548,9 @@ void fm_gemm_f32(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k
                  float slope)
 {
     const fm_gemm_arch *arch = selected_arch();
-    gemm_any(&ops_f32, blocking(&arch->f32, &arch->f32_narrow, &arch->f32_narrow_t, trans_a, n), trans_a, trans_b, m, n, k, &alpha,
-             alpha == 0, a, lda, b, ldb, &beta, c, ldc, bias, act, slope);
+    gemm_any(&ops_f32, blocking(&arch->f32, &arch->f32_narrow, &arch->f32_narrow_t, trans_a, n),
+             trans_a, trans_b, m, n, k, &alpha, alpha == 0, a, lda, b, ldb, &beta, c, ldc, bias,
+             act, slope);
 }
 
 void fm_gemm_f64(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
@@ -549,8 +559,9 @@ void fm_gemm_f64(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k
                  int act, double slope)
 {
     const fm_gemm_arch *arch = selected_arch();
-    gemm_any(&ops_f64, blocking(&arch->f64, &arch->f64_narrow, &arch->f64_narrow_t, trans_a, n), trans_a, trans_b, m, n, k, &alpha,
-             alpha == 0, a, lda, b, ldb, &beta, c, ldc, bias, act, slope);
+    gemm_any(&ops_f64, blocking(&arch->f64, &arch->f64_narrow, &arch->f64_narrow_t, trans_a, n),
+             trans_a, trans_b, m, n, k, &alpha, alpha == 0, a, lda, b, ldb, &beta, c, ldc, bias,
+             act, slope);
 }
 
 /* ---- a B packed once for many GEMMs (gemm_prepacked.h) ----------------- */
@@ -594,32 +605,28 @@ static void gemm_prepacked(const type_ops *ops, const fm_gemm_blocking *blk, ptr
 {
     if (m <= 0 || j1 <= j0)
         return;
-    const size_t es = ops->size;
+    /* C's and bias's column j0, for the paths that do not go through tiles */
+    char *c_j0 = (char *)c + (size_t)j0 * ops->size;
+    const char *bias_j0 = bias ? (const char *)bias + (size_t)j0 * ops->size : NULL;
     if (k <= 0) { /* no product: C = act(bias), as fm_gemm gives */
-        ops->scale((char *)c + (size_t)j0 * es, ldc, m, j1 - j0, ops->zero);
-        finish_whole(ops, m, j1 - j0, (char *)c + (size_t)j0 * es, ldc,
-                     bias ? (const char *)bias + (size_t)j0 * es : NULL, act, slope);
+        ops->scale(c_j0, ldc, m, j1 - j0, ops->zero);
+        finish_whole(ops, m, j1 - j0, c_j0, ldc, bias_j0, act, slope);
         return;
     }
     gemm_job job = {ops, blk, 0, 0, m, n, k, ops->one, ops->zero, a, NULL, lda, 0,
                     c, ldc, bias, act, slope, packed, a_in_place && blk->direct};
-    gemm_buffers buf;
-    buf.kc = depth_block(blk->kc, k);
-    buf.nc = min_pd(ceil_div(blk->nc, blk->nr), ceil_div(n, blk->nr)) * blk->nr;
-    buf.mc = min_pd(ceil_div(blk->mc, blk->mr), ceil_div(m, blk->mr)) * blk->mr;
+    gemm_buffers buf = buffer_sizes(blk, m, n, k);
     char *ws = j0 % blk->nr == 0 ? ws_take(round_up64((size_t)(buf.mc * buf.kc) * ops->size))
                                  : NULL;
     if (ws == NULL) {
         /* no room to pack A (or columns off the panels): the slow way */
         ops->naive_packed(m, n, k, a, lda, packed, blk->nr, buf.kc, j0, j1, c, ldc);
-        ops->epilogue((char *)c + (size_t)j0 * es, ldc, m, j1 - j0,
-                      bias ? (const char *)bias + (size_t)j0 * es : NULL, act, slope);
-    } else {
-        buf.packed_a = ws;
-        buf.packed_b = NULL;
-        gemm_block(&job, &buf, 0, m, j0, j1);
-        ws_give_back(ws);
+        finish_whole(ops, m, j1 - j0, c_j0, ldc, bias_j0, act, slope);
+        return;
     }
+    buf.packed_a = ws;
+    gemm_block(&job, &buf, 0, m, j0, j1);
+    ws_give_back(ws);
     if (act == FM_ACT_SOFTMAX)
         softmax_share(&job, 0, 1);
 }

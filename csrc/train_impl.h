@@ -77,14 +77,19 @@ static ptrdiff_t FN(labels_offset)(const fm_mlp *net, ptrdiff_t batch)
     return (off + per - 1) / per * per;
 }
 
-/* Elements of every layer's kernel packed for the forward GEMMs
- * (gemm_prepacked.h), each rounded up to whole cache lines. */
-static size_t FN(packed_kernels_elems)(const fm_mlp *net)
+/* Elements of layer i's kernel packed for the forward GEMM
+ * (gemm_prepacked.h), rounded up to whole cache lines. */
+static size_t FN(packed_kernel_elems)(const fm_mlp *net, int i)
 {
     const size_t line = 64 / sizeof(T);
+    return (FN(fm_prepacked_size)(net->dims[i], net->dims[i + 1]) + line - 1) / line * line;
+}
+
+static size_t FN(packed_kernels_elems)(const fm_mlp *net)
+{
     size_t total = 0;
     for (int i = 0; i < net->n_layers; i++)
-        total += (FN(fm_prepacked_size)(net->dims[i], net->dims[i + 1]) + line - 1) / line * line;
+        total += FN(packed_kernel_elems)(net, i);
     return total;
 }
 
@@ -92,11 +97,10 @@ static size_t FN(packed_kernels_elems)(const fm_mlp *net)
  * or not) on; returns the end. */
 static char *FN(carve_packed)(const fm_mlp *net, char *at, T **packed)
 {
-    const size_t line = 64 / sizeof(T);
     T *p = (T *)(void *)(((uintptr_t)at + 63) & ~(uintptr_t)63);
     for (int i = 0; i < net->n_layers; i++) {
         packed[i] = p;
-        p += (FN(fm_prepacked_size)(net->dims[i], net->dims[i + 1]) + line - 1) / line * line;
+        p += FN(packed_kernel_elems)(net, i);
     }
     return (char *)p;
 }
