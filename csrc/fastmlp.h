@@ -261,13 +261,20 @@ ptrdiff_t fm_train_steps_f64(const fm_mlp *net, const double *x, const double *y
  * (rows x dims[L]), at most `batch` rows at a time; each output row has the
  * bits the Python path of predict gives it. Only the layer fields of net
  * are read. fm_predict_work_bytes is the workspace for the current thread
- * count; with less, fewer threads run. */
+ * count; with less, fewer threads run.
+ *
+ * Returns 0 if x is known to be finite, else 1 (x may hold a NaN or inf;
+ * the caller should scan it). A NaN or inf in a row of x makes that row's
+ * first-layer products NaN or inf, so predict learns whether x is finite
+ * from sums it computes anyway, without a pass over x of its own; a return
+ * of 1 can also mean the sums overflowed, the weights hold a NaN, or (a
+ * single block of rows) it did not look. */
 size_t fm_predict_work_bytes_f32(const fm_mlp *net, ptrdiff_t batch);
 size_t fm_predict_work_bytes_f64(const fm_mlp *net, ptrdiff_t batch);
-void fm_predict_f32(const fm_mlp *net, const float *x, ptrdiff_t rows, ptrdiff_t batch,
-                    const float *params, float *work, size_t work_bytes, float *out);
-void fm_predict_f64(const fm_mlp *net, const double *x, ptrdiff_t rows, ptrdiff_t batch,
-                    const double *params, double *work, size_t work_bytes, double *out);
+int fm_predict_f32(const fm_mlp *net, const float *x, ptrdiff_t rows, ptrdiff_t batch,
+                   const float *params, float *work, size_t work_bytes, float *out);
+int fm_predict_f64(const fm_mlp *net, const double *x, ptrdiff_t rows, ptrdiff_t batch,
+                   const double *params, double *work, size_t work_bytes, double *out);
 
 #ifdef __cplusplus
 }

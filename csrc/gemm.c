@@ -33,6 +33,7 @@
  * order whatever the thread count, so the result does not depend on it (M
  * and N are split, never K).
  */
+#include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +151,19 @@ static size_t round_up64(size_t x) { return (x + 63) & ~(size_t)63; }
             }                                                                    \
     }
 
+/* Whether column 0 of a rows-tall block holds only finite values. */
+#define DEFINE_COLUMN_FINITE(T, NAME)                                            \
+    static int NAME(const void *c_, ptrdiff_t ldc, ptrdiff_t rows)                \
+    {                                                                            \
+        const T *c = c_;                                                         \
+        int finite = 1;                                                          \
+        for (ptrdiff_t i = 0; i < rows; i++)                                     \
+            finite &= isfinite(c[i * ldc]) != 0;                                 \
+        return finite;                                                           \
+    }
+
+DEFINE_COLUMN_FINITE(float, column_finite_f32)
+DEFINE_COLUMN_FINITE(double, column_finite_f64)
 DEFINE_EPILOGUE(float, epilogue_f32, fm_act_inplace_f32)
 DEFINE_EPILOGUE(double, epilogue_f64, fm_act_inplace_f64)
 DEFINE_SCALE(float, scale_f32)
@@ -175,6 +189,7 @@ typedef struct {
     void (*epilogue)(void *, ptrdiff_t, ptrdiff_t, ptrdiff_t, const void *, int, double);
     void (*scale)(void *, ptrdiff_t, ptrdiff_t, ptrdiff_t, const void *);
     void (*softmax)(void *, ptrdiff_t, ptrdiff_t, ptrdiff_t);
+    int (*column_finite)(const void *, ptrdiff_t, ptrdiff_t);
     void (*naive)(int, int, ptrdiff_t, ptrdiff_t, ptrdiff_t, const void *, const void *,
                   ptrdiff_t, const void *, ptrdiff_t, const void *, void *, ptrdiff_t);
     void (*naive_packed)(ptrdiff_t, ptrdiff_t, ptrdiff_t, const void *, ptrdiff_t,
@@ -186,9 +201,11 @@ static const float one_f32 = 1.0f, zero_f32 = 0.0f;
 static const double one_f64 = 1.0, zero_f64 = 0.0;
 
 static const type_ops ops_f32 = {sizeof(float), &one_f32, &zero_f32, epilogue_f32, scale_f32,
-                                 softmax_rows_f32, naive_f32, naive_packed_f32};
+                                 softmax_rows_f32, column_finite_f32, naive_f32,
+                                 naive_packed_f32};
 static const type_ops ops_f64 = {sizeof(double), &one_f64, &zero_f64, epilogue_f64, scale_f64,
-                                 softmax_rows_f64, naive_f64, naive_packed_f64};
+                                 softmax_rows_f64, column_finite_f64, naive_f64,
+                                 naive_packed_f64};
 
 /* The depth of the K blocks: near the arch's kc, but K cut into equal
  * blocks (784 = 3 x 262, not 3 x 256 + 16), since every block reloads and
@@ -268,6 +285,7 @@ typedef struct {
     double slope;
     const char *prepacked; /* B packed whole (gemm_prepacked.h), or NULL */
     int a_in_place;        /* read full panels of A in place, whatever the width */
+    int *nonfinite;        /* if not NULL: set to 1 if a sum of C's first column is NaN/inf */
 } gemm_job;
 
 /* The packing buffers of one thread, and the block sizes they were sized
@@ -389,6 +407,11 @@ static void gemm_block(const gemm_job *job, const gemm_buffers *buf, ptrdiff_t m
                         kernel(kc, job->alpha, ap, ap_rs, ap_cs, bp, bp_rs, beta, ct, job->ldc,
                                rows, cols);
                     }
+                    /* before bias and activation, which can make a NaN/inf finite */
+                    if (last && jc == n0 && job->nonfinite != NULL &&
+                        !ops->column_finite(job->c + (size_t)((ic + ir) * job->ldc + jc) * es,
+                                            job->ldc, rows))
+                        *job->nonfinite = 1;
                     if (last && has_epilogue) /* the row panel's tiles are done */
                         ops->epilogue(job->c + (size_t)((ic + ir) * job->ldc + jc) * es,
                                       job->ldc, rows, nc,
@@ -485,7 +508,7 @@ static void gemm_any(const type_ops *ops, const fm_gemm_blocking *blk, int trans
         return;
     }
     gemm_job job = {ops, blk, trans_a, trans_b, m, n, k, alpha, beta, a, b, lda, ldb,
-                    c, ldc, bias, act, slope, NULL, 0};
+                    c, ldc, bias, act, slope, NULL, 0, NULL};
     int nt = team_size(m, n, k);
 
     /* Each thread's buffers, sized for the largest block any thread gets. */
@@ -601,7 +624,8 @@ static void prepack_rows(const type_ops *ops, const fm_gemm_blocking *blk, ptrdi
 static void gemm_prepacked(const type_ops *ops, const fm_gemm_blocking *blk, ptrdiff_t m,
                            ptrdiff_t n, ptrdiff_t k, const void *a, ptrdiff_t lda,
                            int a_in_place, const void *packed, ptrdiff_t j0, ptrdiff_t j1,
-                           void *c, ptrdiff_t ldc, const void *bias, int act, double slope)
+                           void *c, ptrdiff_t ldc, const void *bias, int act, double slope,
+                           int *nonfinite)
 {
     if (m <= 0 || j1 <= j0)
         return;
@@ -614,13 +638,15 @@ static void gemm_prepacked(const type_ops *ops, const fm_gemm_blocking *blk, ptr
         return;
     }
     gemm_job job = {ops, blk, 0, 0, m, n, k, ops->one, ops->zero, a, NULL, lda, 0,
-                    c, ldc, bias, act, slope, packed, a_in_place && blk->direct};
+                    c, ldc, bias, act, slope, packed, a_in_place && blk->direct, nonfinite};
     gemm_buffers buf = buffer_sizes(blk, m, n, k);
     char *ws = j0 % blk->nr == 0 ? ws_take(round_up64((size_t)(buf.mc * buf.kc) * ops->size))
                                  : NULL;
     if (ws == NULL) {
         /* no room to pack A (or columns off the panels): the slow way */
         ops->naive_packed(m, n, k, a, lda, packed, blk->nr, buf.kc, j0, j1, c, ldc);
+        if (nonfinite != NULL && !ops->column_finite(c_j0, ldc, m))
+            *nonfinite = 1;
         finish_whole(ops, m, j1 - j0, c_j0, ldc, bias_j0, act, slope);
         return;
     }
@@ -649,10 +675,11 @@ static void gemm_prepacked(const type_ops *ops, const fm_gemm_blocking *blk, ptr
     void fm_gemm_prepacked_##SFX(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T *a,      \
                                  ptrdiff_t lda, int a_in_place, const T *packed,         \
                                  ptrdiff_t j0, ptrdiff_t j1, T *c, ptrdiff_t ldc,         \
-                                 const T *bias, int act, T slope)                      \
+                                 const T *bias, int act, T slope, int *nonfinite)      \
     {                                                                                  \
         gemm_prepacked(&ops_##SFX, prepacked_blocking(selected_arch(), F64, n), m, n, k, \
-                       a, lda, a_in_place, packed, j0, j1, c, ldc, bias, act, slope);  \
+                       a, lda, a_in_place, packed, j0, j1, c, ldc, bias, act, slope,    \
+                       nonfinite);                                                     \
     }
 
 DEFINE_PREPACKED_API(float, f32, 0)

@@ -36,11 +36,14 @@
      * calling thread only. a_in_place: read A's full row panels where they are        \
      * rather than packing them, for an A that comes once from main memory (predict's  \
      * input): the kernel's loads then overlap the memory's latency, where packing     \
-     * would wait for it first (a 10,000-image predict 3-5% faster). */                 \
+     * would wait for it first (a 10,000-image predict 3-5% faster). nonfinite, if not \
+     * NULL, is set to 1 when a row's product in column j0 (before bias and            \
+     * activation) is NaN or inf, as it is whenever that row of A holds one: a NaN or  \
+     * inf product stays NaN or inf through every later addition. */                   \
     void fm_gemm_prepacked_##SFX(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T *a,      \
                                  ptrdiff_t lda, int a_in_place, const T *packed,         \
                                  ptrdiff_t j0, ptrdiff_t j1, T *c, ptrdiff_t ldc,         \
-                                 const T *bias, int act, T slope);
+                                 const T *bias, int act, T slope, int *nonfinite);
 
 FM_DEFINE_PREPACKED(float, f32)
 FM_DEFINE_PREPACKED(double, f64)

@@ -225,7 +225,7 @@ static void FN(layer_forward)(const FN(train_ctx) *c, int i, const T *a, ptrdiff
     if (nr <= 0 || k1 <= k0)
         return;
     FN(fm_gemm_prepacked)(nr, w, d[i], a, d[i], 0, c->packed[i], k0, k1, z, w, bias,
-                          top_logits ? FM_ACT_IDENTITY : net->act[i], slope);
+                          top_logits ? FM_ACT_IDENTITY : net->act[i], slope, NULL);
     if (top_logits && net->n_metrics > 0)
         FN(fm_act_forward)(net->act[i], slope, nr, w, z, c->outs[i] + r0 * w);
 }
@@ -465,10 +465,12 @@ size_t FN(fm_predict_work_bytes)(const fm_mlp *net, ptrdiff_t batch)
 
 /* Rows [r0, r1) through every layer, `block` rows at a time, with buf's two
  * halves holding the hidden activations; the kernels packed in advance, or
- * (packed NULL) by each GEMM, which may then use every thread. */
-static void FN(predict_rows)(const fm_mlp *net, const T *x, ptrdiff_t r0, ptrdiff_t r1,
-                             ptrdiff_t block, const T *params, T *const *packed, T *buf, T *out)
+ * (packed NULL) by each GEMM, which may then use every thread. Returns 0 if
+ * these rows of x are finite, 1 if they may not be (see fm_predict). */
+static int FN(predict_rows)(const fm_mlp *net, const T *x, ptrdiff_t r0, ptrdiff_t r1,
+                            ptrdiff_t block, const T *params, T *const *packed, T *buf, T *out)
 {
+    int suspect = packed == NULL; /* fm_gemm does not look */
     const int L = net->n_layers;
     const ptrdiff_t *d = net->dims;
     ptrdiff_t w_off[FM_MAX_LAYERS], b_off[FM_MAX_LAYERS];
@@ -486,10 +488,12 @@ static void FN(predict_rows)(const fm_mlp *net, const T *x, ptrdiff_t r0, ptrdif
                             d[i + 1], (T)0, y, d[i + 1], bias, net->act[i], (T)net->slope);
             else /* the input rows come from memory once: read in place */
                 FN(fm_gemm_prepacked)(n, d[i + 1], d[i], a, d[i], i == 0, packed[i], 0,
-                                      d[i + 1], y, d[i + 1], bias, net->act[i], (T)net->slope);
+                                      d[i + 1], y, d[i + 1], bias, net->act[i], (T)net->slope,
+                                      i == 0 ? &suspect : NULL);
             a = y;
         }
     }
+    return suspect;
 }
 
 /* The team packs the kernels once (each thread some rows of each), then
@@ -497,9 +501,10 @@ static void FN(predict_rows)(const fm_mlp *net, const T *x, ptrdiff_t r0, ptrdif
  * layers on its own: rows are independent, so after the packing no thread
  * waits for another, and the bits do not depend on the split. work must
  * hold fm_predict_work_bytes. */
-void FN(fm_predict)(const fm_mlp *net, const T *x, ptrdiff_t rows, ptrdiff_t batch,
-                    const T *params, T *work, size_t work_bytes, T *out)
+int FN(fm_predict)(const fm_mlp *net, const T *x, ptrdiff_t rows, ptrdiff_t batch,
+                   const T *params, T *work, size_t work_bytes, T *out)
 {
+    int suspect = 0;
     ptrdiff_t block = FN(predict_block_rows)(batch);
     size_t per_thread = (size_t)FN(predict_thread_elems)(net, block) * sizeof(T);
     ptrdiff_t blocks = (rows + block - 1) / block;
@@ -515,12 +520,11 @@ void FN(fm_predict)(const fm_mlp *net, const T *x, ptrdiff_t rows, ptrdiff_t bat
          * thread, and a few rows do not pay for packing all the kernels. */
         if (blocks > 1)
             FN(pack_kernels_share)(net, params, packed, 0, 1);
-        FN(predict_rows)(net, x, 0, rows, block, params, blocks > 1 ? packed : NULL, bufs,
-                         out);
-        return;
+        return FN(predict_rows)(net, x, 0, rows, block, params, blocks > 1 ? packed : NULL,
+                                bufs, out);
     }
     unsigned caller_mode = fp_mode_get();
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads(nt) reduction(| : suspect)
     {
         unsigned own_mode = fp_mode_get();
         fp_mode_set(caller_mode);
@@ -529,10 +533,12 @@ void FN(fm_predict)(const fm_mlp *net, const T *x, ptrdiff_t rows, ptrdiff_t bat
         FN(pack_kernels_share)(net, params, packed, tid, team);
 #pragma omp barrier
         share_of(blocks, team, tid, &b0, &b1);
-        FN(predict_rows)(net, x, b0 * block, b1 * block < rows ? b1 * block : rows, block,
-                         params, packed, bufs + tid * (per_thread / sizeof(T)), out);
+        suspect |= FN(predict_rows)(net, x, b0 * block, b1 * block < rows ? b1 * block : rows,
+                                    block, params, packed, bufs + tid * (per_thread / sizeof(T)),
+                                    out);
         fp_mode_set(own_mode);
     }
+    return suspect;
 }
 
 #undef FN

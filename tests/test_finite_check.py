@@ -297,3 +297,82 @@ def test_the_numpy_backend_checks_input_without_the_compiled_extension():
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert "fit: x contains NaN or inf (first at index (2, 1), value nan)" in out.stdout
+
+
+# predict on the C backend does not scan x up front: its first GEMM tells it
+# whether x is finite (a NaN or inf in a row makes that row's sums NaN or
+# inf), and x is scanned only when they say it may not be. These tests
+# place single bad values where each path of that GEMM meets them.
+C_OPS = fm.backends.get("c")
+PREDICT_ROWS = 1031  # > 240 rows: several blocks, shared by the threads
+
+
+def predict_model(dtype, features=37, first_act="relu", last="softmax") -> fm.Sequential:
+    return fm.Sequential([fm.Input((features,)), fm.Dense(19, activation=first_act),
+                          fm.Dense(3, activation=last)], seed=0, dtype=dtype)
+
+
+@pytest.mark.parametrize("arch", C_OPS.available_archs())
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("batch", [1, 32, 240, 5000])
+@pytest.mark.parametrize("bad", BAD, ids=["nan", "inf", "-inf"])
+def test_predict_finds_every_bad_x_from_its_sums(threads, arch, dtype, batch, bad):
+    x = finite_array(PREDICT_ROWS * 37, np.float64, seed=5).reshape(PREDICT_ROWS, 37) * 1e-25
+    model = predict_model(dtype)
+    # first and last element, a last-column one, the last row of a block,
+    # a row of the second thread's share, and the rows past the last full
+    # kernel tile (1031 = 85 * 12 + 11)
+    for index in [(0, 0), (PREDICT_ROWS - 1, 36), (3, 36), (239, 5), (700, 20), (1025, 0)]:
+        x_bad = x.copy()
+        x_bad[index] = bad
+        with C_OPS.forced_arch(arch):
+            with pytest.raises(ValueError, match=rf"^predict: x contains NaN or inf \(first at "
+                                                 rf"index \({index[0]}, {index[1]}\)"):
+                model.predict(x_bad, batch_size=batch)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_predict_finds_an_inf_that_meets_zero_weights(threads, dtype):
+    # inf * 0 is NaN: a first layer whose kernel is all zeros, under
+    # activations that would turn inf or NaN into a finite output
+    for act in ["sigmoid", "tanh", "relu"]:
+        model = predict_model(dtype, first_act=act)
+        weights = model.get_weights()
+        weights[0][:] = 0.0
+        model.set_weights(weights)
+        x = np.ones((PREDICT_ROWS, 37))
+        x[800, 11] = -np.inf
+        with pytest.raises(ValueError, match=r"first at index \(800, 11\), value -inf\)"):
+            model.predict(x)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_predict_of_a_finite_x_whose_sums_overflow_returns_them(threads, dtype, monkeypatch):
+    # The sums say "maybe not finite", the scan finds x finite: predict
+    # returns the outputs, the same as the Python path's, infinities and all.
+    from fastmlp import train_loop
+
+    scans = []
+    scan = model_module._first_nonfinite
+    monkeypatch.setattr(model_module, "_first_nonfinite", lambda a: scans.append(a) or scan(a))
+    x = np.full((PREDICT_ROWS, 37), np.finfo(dtype).max / 4)
+    model = predict_model(dtype, first_act="linear", last="linear")
+    weights = model.get_weights()
+    weights[0][:, 0] = 1.0  # column 0's sums: 37 * max / 4
+    model.set_weights(weights)
+    fast = model.predict(x)
+    assert len(scans) == 1 and not np.isfinite(fast).all()
+    model.predict(np.ones((PREDICT_ROWS, 37)))
+    assert len(scans) == 1  # finite sums: no scan
+
+    monkeypatch.setattr(train_loop, "can_predict", lambda model: False)
+    np.testing.assert_array_equal(fast, model.predict(x))
+
+
+def test_predict_with_nan_weights_returns_nan_outputs(threads):
+    model = predict_model("float32")
+    weights = model.get_weights()
+    weights[0][5, 0] = np.nan
+    model.params[: weights[0].size] = weights[0].reshape(-1)  # set_weights refuses NaN
+    out = model.predict(np.ones((PREDICT_ROWS, 37), np.float32))
+    assert np.isnan(out).all()

@@ -117,10 +117,10 @@ cdef extern from "fastmlp.h" nogil:
     int FM_MAX_LAYERS
     size_t fm_predict_work_bytes_f32(const fm_mlp *net, Py_ssize_t batch)
     size_t fm_predict_work_bytes_f64(const fm_mlp *net, Py_ssize_t batch)
-    void fm_predict_f32(const fm_mlp *net, const float *x, Py_ssize_t rows, Py_ssize_t batch,
-                        const float *params, float *work, size_t work_bytes, float *out)
-    void fm_predict_f64(const fm_mlp *net, const double *x, Py_ssize_t rows, Py_ssize_t batch,
-                        const double *params, double *work, size_t work_bytes, double *out)
+    int fm_predict_f32(const fm_mlp *net, const float *x, Py_ssize_t rows, Py_ssize_t batch,
+                       const float *params, float *work, size_t work_bytes, float *out)
+    int fm_predict_f64(const fm_mlp *net, const double *x, Py_ssize_t rows, Py_ssize_t batch,
+                       const double *params, double *work, size_t work_bytes, double *out)
 
 
 # ---- CPU dispatch, threads, build facts -------------------------------------
@@ -549,11 +549,14 @@ cdef class TrainPlan:
         return done
 
     def predict(self, const floating[:, ::1] x, Py_ssize_t batch, const floating[::1] params,
-                floating[::1] work, floating[:, ::1] out) -> None:
-        """Outputs for every row of x into out, batch rows at a time."""
+                floating[::1] work, floating[:, ::1] out) -> bool:
+        """Outputs for every row of x into out, batch rows at a time. Returns
+        False if x is known to be finite, True if it may hold a NaN or inf
+        and must be scanned (csrc/fastmlp.h, fm_predict)."""
         cdef fm_mlp *net = &self.net
         cdef Py_ssize_t rows = x.shape[0], L = net.n_layers
         cdef size_t need
+        cdef int suspect
         _need(batch >= 1, "predict: batch must be >= 1")
         _need(x.shape[1] == self._dims[0], "predict: x width differs from the input layer")
         _need(out.shape[0] == rows and out.shape[1] == self._dims[L], "predict: out shape")
@@ -564,15 +567,16 @@ cdef class TrainPlan:
             need = fm_predict_work_bytes_f64(net, batch)
         _need(<size_t>work.shape[0] * sizeof(floating) >= need, "predict: work too small")
         if rows == 0:
-            return
+            return False
         cdef floating *pw = &work[0] if work.shape[0] else NULL
         with nogil:
             if floating is float:
-                fm_predict_f32(net, &x[0, 0], rows, batch, &params[0], pw,
-                               <size_t>work.shape[0] * sizeof(float), &out[0, 0])
+                suspect = fm_predict_f32(net, &x[0, 0], rows, batch, &params[0], pw,
+                                         <size_t>work.shape[0] * sizeof(float), &out[0, 0])
             else:
-                fm_predict_f64(net, &x[0, 0], rows, batch, &params[0], pw,
-                               <size_t>work.shape[0] * sizeof(double), &out[0, 0])
+                suspect = fm_predict_f64(net, &x[0, 0], rows, batch, &params[0], pw,
+                                         <size_t>work.shape[0] * sizeof(double), &out[0, 0])
+        return suspect != 0
 
     def predict_work_bytes(self, Py_ssize_t batch, bint double_precision) -> int:
         """Bytes of workspace predict needs for ``batch`` rows at a time."""

@@ -455,10 +455,11 @@ class Sequential:
         if not self.built:
             self.build((None, *sample_shape))
 
-    def _prepare_x(self, x: object, what: str) -> np.ndarray:
+    def _prepare_x(self, x: object, what: str, check_finite: bool = True) -> np.ndarray:
         """``x`` as a C-contiguous 2-D array of the model dtype (one cast);
         behind a leading Flatten layer, samples of any shape are flattened.
-        The model's expected shape is ``self._sample_shape`` afterwards."""
+        The model's expected shape is ``self._sample_shape`` afterwards.
+        NaN/inf raise unless check_finite is False (the caller checks)."""
         arr = _as_numeric(x, f"{what}: x")
         flatten = bool(self._layers) and isinstance(self._layers[0], Flatten)
         if flatten and arr.ndim > 2 or (flatten and self._input_shape and len(self._input_shape) > 1):
@@ -470,7 +471,7 @@ class Sequential:
                 raise ValueError(f"{what}: x has no samples (shape {arr.shape})")
             self._sample_shape = arr.shape[1:]
             arr = arr.reshape(arr.shape[0], -1)
-            return _contiguous_finite(arr, self.dtype, f"{what}: x")
+            return _contiguous_finite(arr, self.dtype, f"{what}: x", check_finite)
         expected = self._dims[0] if self.built else (self._input_shape or (None,))[0]
         if arr.ndim == 1 and expected in (None, 1):
             arr = arr.reshape(-1, 1)  # one feature per sample, as Keras accepts
@@ -484,7 +485,7 @@ class Sequential:
             raise ValueError(
                 f"{what}: x has {arr.shape[1]} features (shape {arr.shape}) but the model "
                 f"expects {expected} (input shape (None, {expected}))")
-        out = _contiguous_finite(arr, self.dtype, f"{what}: x")
+        out = _contiguous_finite(arr, self.dtype, f"{what}: x", check_finite)
         self._sample_shape = (arr.shape[1],)
         return out
 
@@ -724,13 +725,17 @@ class Sequential:
         verbose = _check_verbose("predict", verbose)
         if not self._layers:
             raise RuntimeError(f"predict: model {self.name!r} has no layers")
-        x_arr = self._prepare_x(x, "predict")
+        fast = verbose == 0 and not callbacks and train_loop.can_predict(self)
+        # The C predict learns from its first-layer sums whether x is finite,
+        # which saves a pass over x; x is scanned only if they say it may not be.
+        x_arr = self._prepare_x(x, "predict", check_finite=not fast)
         self._ensure_built(self._sample_shape)  # as Keras, an unbuilt model builds here
         rows = x_arr.shape[0]
-        if verbose == 0 and not callbacks:
-            fast = train_loop.predict(self, x_arr, batch_size)
-            if fast is not None:
-                return fast
+        if fast:
+            out, suspect = train_loop.predict(self, x_arr, batch_size)
+            if suspect:
+                self._prepare_x(x, "predict")  # raises, naming x's first NaN/inf
+            return out
         cbs = CallbackList(callbacks, model=self, add_progbar=verbose != 0, verbose=verbose,
                            steps=-(-rows // batch_size), batch_size=batch_size, samples=rows)
         result = np.empty((rows, self._dims[-1]), dtype=self.dtype)
@@ -947,15 +952,18 @@ def _first_nonfinite(arr: np.ndarray) -> Optional[tuple[int, ...]]:
     return _first_nonfinite_numpy(arr)
 
 
-def _contiguous_finite(arr: np.ndarray, dtype: np.dtype, what: str) -> np.ndarray:
+def _contiguous_finite(arr: np.ndarray, dtype: np.dtype, what: str,
+                       check: bool = True) -> np.ndarray:
     """``arr`` as a C-contiguous array of ``dtype`` (copied only if needed),
-    checked for NaN/inf.
+    checked for NaN/inf unless ``check`` is False.
 
     The converted array is checked (one fast C pass, whatever the input's
     layout), so a finite value that only overflows in the conversion (1e39
     as float32) is caught too, with its own message."""
     with np.errstate(over="ignore"):  # reported below, with the index
         out = np.ascontiguousarray(arr, dtype=dtype)
+    if not check:
+        return out
     where = _first_nonfinite(out)
     if where is None:
         return out

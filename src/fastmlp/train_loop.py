@@ -126,19 +126,23 @@ def _layer_plan(model: Any, loss_code: int = 0, fused: bool = False,
         h["beta_1"], h["beta_2"], h["epsilon"], h["weight_decay"], h["nesterov"])
 
 
-def predict(model: Any, x: np.ndarray, batch_size: int) -> Optional[np.ndarray]:
+def can_predict(model: Any) -> bool:
+    """Whether :func:`predict` serves the model (Dense-only on C)."""
+    return _dense_layers(model) is not None
+
+
+def predict(model: Any, x: np.ndarray, batch_size: int) -> tuple[np.ndarray, bool]:
     """The outputs for x computed by one C call (same kernels and results
-    as the Python path), or None if the model is not Dense-only on C."""
-    if _dense_layers(model) is None:
-        return None
+    as the Python path), for a model :func:`can_predict` serves; and whether
+    x may hold a NaN or inf (False: it is known to be finite)."""
     plan = _layer_plan(model)
     dtype = model.dtype
     batch = max(1, min(batch_size, x.shape[0]))
     work = np.empty(-(-plan.predict_work_bytes(batch, dtype == np.float64) // dtype.itemsize),
                     dtype=dtype)
     out = np.empty((x.shape[0], model._dims[-1]), dtype=dtype)
-    plan.predict(np.ascontiguousarray(x), batch, model.params, work, out)
-    return out
+    suspect = plan.predict(np.ascontiguousarray(x), batch, model.params, work, out)
+    return out, suspect
 
 
 class ChunkedTrainer:
