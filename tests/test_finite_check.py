@@ -376,3 +376,13 @@ def test_predict_with_nan_weights_returns_nan_outputs(threads):
     model.params[: weights[0].size] = weights[0].reshape(-1)  # set_weights refuses NaN
     out = model.predict(np.ones((PREDICT_ROWS, 37), np.float32))
     assert np.isnan(out).all()
+
+
+def test_predict_names_a_value_that_overflows_the_model_dtype():
+    # 1e39 becomes inf as float32: the sums catch it like any inf, and the
+    # scan then names the original value, as fit does
+    x = np.ones((PREDICT_ROWS, 37))
+    x[700, 3] = 1e39
+    with pytest.raises(ValueError, match=r"^predict: x value 1e\+39 at index \(700, 3\) "
+                                         r"overflows float32, the model's dtype"):
+        predict_model("float32").predict(x)
