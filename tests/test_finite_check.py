@@ -386,3 +386,41 @@ def test_predict_names_a_value_that_overflows_the_model_dtype():
     with pytest.raises(ValueError, match=r"^predict: x value 1e\+39 at index \(700, 3\) "
                                          r"overflows float32, the model's dtype"):
         predict_model("float32").predict(x)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_predict_of_a_single_block_still_finds_bad_x(threads, dtype):
+    # rows <= batch_size (and model(x), whose batch is all of x): one block,
+    # whose GEMM does not look at its sums, so x is always scanned
+    x = np.ones((10, 37))
+    x[9, 36] = np.nan
+    model = predict_model(dtype)
+    with pytest.raises(ValueError, match=r"first at index \(9, 36\), value nan\)"):
+        model.predict(x)
+    with pytest.raises(ValueError, match=r"first at index \(9, 36\), value nan\)"):
+        model(x)
+
+
+@pytest.mark.parametrize("arch", C_OPS.available_archs())
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_predict_finds_bad_x_in_every_depth_block(threads, arch, dtype):
+    # 784 features: the first GEMM adds K in several depth blocks, so a bad
+    # value is found in the last block's sums wherever it sits
+    x = np.ones((PREDICT_ROWS, 784))
+    model = predict_model(dtype, features=784)
+    for index in [(5, 0), (600, 255), (1000, 300), (17, 700), (1030, 783)]:
+        x_bad = x.copy()
+        x_bad[index] = -np.inf
+        with C_OPS.forced_arch(arch):
+            with pytest.raises(ValueError, match=rf"first at index \({index[0]}, {index[1]}\)"):
+                model.predict(x_bad)
+
+
+def test_a_failed_predict_leaves_an_unbuilt_model_unbuilt():
+    model = fm.Sequential([fm.Dense(4, activation="relu"), fm.Dense(2)], seed=0)
+    x = np.ones((PREDICT_ROWS, 5))
+    x[3, 2] = np.nan
+    with pytest.raises(ValueError, match=r"first at index \(3, 2\)"):
+        model.predict(x)
+    assert not model.built
+    assert model.predict(np.ones((PREDICT_ROWS, 6))).shape == (PREDICT_ROWS, 2)

@@ -725,15 +725,17 @@ class Sequential:
         verbose = _check_verbose("predict", verbose)
         if not self._layers:
             raise RuntimeError(f"predict: model {self.name!r} has no layers")
-        fast = verbose == 0 and not callbacks and train_loop.can_predict(self)
+        in_c = verbose == 0 and not callbacks and train_loop.can_predict(self)
         # The C predict learns from its first-layer sums whether x is finite,
-        # which saves a pass over x; x is scanned only if they say it may not be.
-        x_arr = self._prepare_x(x, "predict", check_finite=not fast)
+        # which saves a pass over x: x is scanned only if they say it may not
+        # be. An unbuilt model scans first, so that a bad x leaves it unbuilt.
+        scan_after = in_c and self.built
+        x_arr = self._prepare_x(x, "predict", check_finite=not scan_after)
         self._ensure_built(self._sample_shape)  # as Keras, an unbuilt model builds here
         rows = x_arr.shape[0]
-        if fast:
+        if in_c:
             out, suspect = train_loop.predict(self, x_arr, batch_size)
-            if suspect:
+            if scan_after and suspect and _first_nonfinite(x_arr) is not None:
                 self._prepare_x(x, "predict")  # raises, naming x's first NaN/inf
             return out
         cbs = CallbackList(callbacks, model=self, add_progbar=verbose != 0, verbose=verbose,
