@@ -407,14 +407,13 @@ static void gemm_block(const gemm_job *job, const gemm_buffers *buf, ptrdiff_t m
                         kernel(kc, job->alpha, ap, ap_rs, ap_cs, bp, bp_rs, beta, ct, job->ldc,
                                rows, cols);
                     }
+                    char *panel = job->c + (size_t)((ic + ir) * job->ldc + jc) * es;
                     /* before bias and activation, which can make a NaN/inf finite */
                     if (last && jc == n0 && job->nonfinite != NULL &&
-                        !ops->column_finite(job->c + (size_t)((ic + ir) * job->ldc + jc) * es,
-                                            job->ldc, rows))
+                        !ops->column_finite(panel, job->ldc, rows))
                         *job->nonfinite = 1;
                     if (last && has_epilogue) /* the row panel's tiles are done */
-                        ops->epilogue(job->c + (size_t)((ic + ir) * job->ldc + jc) * es,
-                                      job->ldc, rows, nc,
+                        ops->epilogue(panel, job->ldc, rows, nc,
                                       job->bias ? (const char *)job->bias + jc * es : NULL,
                                       job->act, job->slope);
                 }
