@@ -20,7 +20,9 @@
  * kernel, the packers and the block sizes come from the arch table
  * (gemm_kernel.h), chosen by fm_arch_selected(). A caller that multiplies
  * by the same B many times may pack it once in advance (gemm_prepacked.h,
- * at the end of this file); the loops then skip B's packing.
+ * at the end of this file); the loops then skip B's packing. They can also
+ * write C in that packed layout, for a gradient that is kept beside the
+ * packed weights it updates.
  *
  * The loops are written once for both element types: the few places here
  * that must know the type (the epilogue, the fallbacks) are reached through
@@ -286,6 +288,8 @@ typedef struct {
     const char *prepacked; /* B packed whole (gemm_prepacked.h), or NULL */
     int a_in_place;        /* read full panels of A in place, whatever the width */
     int *nonfinite;        /* if not NULL: set to 1 if a sum of C's first column is NaN/inf */
+    ptrdiff_t c_panel;     /* 0: C row-major; else C in NR-wide panels this far apart (rows
+                            * ldc = NR apart within one): a prepacked layout's depth block */
 } gemm_job;
 
 /* The packing buffers of one thread, and the block sizes they were sized
@@ -356,8 +360,10 @@ static void gemm_block(const gemm_job *job, const gemm_buffers *buf, ptrdiff_t m
     /* A panel read in place pays off when few panels of the other operand
      * reuse it: then packing it costs as much as the products it feeds. */
     const int direct_a = blk->direct && (job->a_in_place || n1 - n0 <= FM_GEMM_DIRECT_A * nr);
+    /* (not for the training loop's first-layer gradient, c_panel: read in
+     * place, its B's rows 1 KiB apart crowd a few L1 sets) */
     const int direct_b = blk->direct && !job->trans_b && job->prepacked == NULL &&
-                         m1 - m0 <= FM_GEMM_DIRECT_B * mr;
+                         !job->c_panel && m1 - m0 <= FM_GEMM_DIRECT_B * mr;
     const ptrdiff_t n_pad = ceil_div(job->n, nr) * nr; /* of a prepacked B */
     const ptrdiff_t rs_a = job->trans_a ? 1 : job->lda, cs_a = job->trans_a ? job->lda : 1;
 
@@ -403,7 +409,8 @@ static void gemm_block(const gemm_job *job, const gemm_buffers *buf, ptrdiff_t m
                         } else {
                             bp = buf->packed_b + (size_t)(jr * kc) * es;
                         }
-                        char *ct = job->c + (size_t)(i * job->ldc + j) * es;
+                        ptrdiff_t col_at = job->c_panel ? j / nr * job->c_panel : j;
+                        char *ct = job->c + (size_t)(i * job->ldc + col_at) * es;
                         kernel(kc, job->alpha, ap, ap_rs, ap_cs, bp, bp_rs, beta, ct, job->ldc,
                                rows, cols);
                     }
@@ -507,7 +514,7 @@ static void gemm_any(const type_ops *ops, const fm_gemm_blocking *blk, int trans
         return;
     }
     gemm_job job = {ops, blk, trans_a, trans_b, m, n, k, alpha, beta, a, b, lda, ldb,
-                    c, ldc, bias, act, slope, NULL, 0, NULL};
+                    c, ldc, bias, act, slope, NULL, 0, NULL, 0};
     int nt = team_size(m, n, k);
 
     /* Each thread's buffers, sized for the largest block any thread gets. */
@@ -637,7 +644,8 @@ static void gemm_prepacked(const type_ops *ops, const fm_gemm_blocking *blk, ptr
         return;
     }
     gemm_job job = {ops, blk, 0, 0, m, n, k, ops->one, ops->zero, a, NULL, lda, 0,
-                    c, ldc, bias, act, slope, packed, a_in_place && blk->direct, nonfinite};
+                    c, ldc, bias, act, slope, packed, a_in_place && blk->direct, nonfinite,
+                    0};
     gemm_buffers buf = buffer_sizes(blk, m, n, k);
     char *ws = j0 % blk->nr == 0 ? ws_take(round_up64((size_t)(buf.mc * buf.kc) * ops->size))
                                  : NULL;
@@ -656,6 +664,60 @@ static void gemm_prepacked(const type_ops *ops, const fm_gemm_blocking *blk, ptr
         softmax_share(&job, 0, 1);
 }
 
+/* C = op(A) B, rows [r0, r0 + m) of a k_total x n matrix kept in the
+ * prepacked layout (prepack_rows), on the calling thread: the training
+ * loop's first-layer weight gradient, written where its optimizer state
+ * lives. A row block of C never spans two depth blocks of the layout, so
+ * the rows go in one piece per depth block they touch; each piece is an
+ * ordinary GEMM whose tiles land in NR-wide panels. Each element is the
+ * same sum as fm_gemm's with this blocking. Returns 0 if its packing
+ * buffers could not be allocated (nothing written). */
+static int gemm_to_prepacked(const type_ops *ops, const fm_gemm_blocking *blk, int trans_a,
+                             ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const char *a,
+                             ptrdiff_t lda, const char *b, ptrdiff_t ldb, ptrdiff_t k_total,
+                             ptrdiff_t r0, char *packed)
+{
+    const size_t es = ops->size;
+    const ptrdiff_t nr = blk->nr, kc_out = depth_block(blk->kc, k_total);
+    const ptrdiff_t n_pad = ceil_div(n, nr) * nr;
+    gemm_buffers buf = buffer_sizes(blk, min_pd(m, kc_out), n, k);
+    size_t a_bytes = round_up64((size_t)(buf.mc * buf.kc) * es);
+    char *ws = ws_take(a_bytes + round_up64((size_t)(buf.kc * buf.nc) * es));
+    if (ws == NULL)
+        return 0;
+    buf.packed_a = ws;
+    buf.packed_b = ws + a_bytes;
+    for (ptrdiff_t s0 = r0; s0 < r0 + m;) {
+        ptrdiff_t pc = s0 / kc_out * kc_out, depth = min_pd(kc_out, k_total - pc);
+        ptrdiff_t s1 = min_pd(r0 + m, pc + depth);
+        ptrdiff_t a_off = trans_a ? s0 - r0 : (s0 - r0) * lda;
+        gemm_job job = {ops, blk, trans_a, 0, s1 - s0, n, k, ops->one, ops->zero,
+                        a + (size_t)a_off * es, b, lda, ldb,
+                        packed + (size_t)(pc * n_pad + (s0 - pc) * nr) * es, nr, NULL,
+                        FM_ACT_IDENTITY, 0.0, NULL, 0, NULL, nr * depth};
+        gemm_block(&job, &buf, 0, s1 - s0, 0, n);
+        s0 = s1;
+    }
+    ws_give_back(ws);
+    return 1;
+}
+
+/* Rows [p0, p1) of a prepacked k x n matrix back into row-major b. */
+static void unpack_rows(const type_ops *ops, const fm_gemm_blocking *blk, ptrdiff_t k,
+                        ptrdiff_t n, const char *packed, ptrdiff_t p0, ptrdiff_t p1, char *b,
+                        ptrdiff_t ldb)
+{
+    const size_t es = ops->size;
+    const ptrdiff_t nr = blk->nr, kc = depth_block(blk->kc, k), n_pad = ceil_div(n, nr) * nr;
+    for (ptrdiff_t p = p0; p < p1; p++) {
+        ptrdiff_t pc = p / kc * kc, depth = min_pd(kc, k - pc);
+        for (ptrdiff_t j = 0; j < n; j += nr)
+            memcpy(b + (size_t)(p * ldb + j) * es,
+                   packed + (size_t)(pc * n_pad + j * depth + (p - pc) * nr) * es,
+                   (size_t)min_pd(nr, n - j) * es);
+    }
+}
+
 #define DEFINE_PREPACKED_API(T, SFX, F64)                                              \
     size_t fm_prepacked_size_##SFX(ptrdiff_t k, ptrdiff_t n)                           \
     {                                                                                  \
@@ -670,6 +732,41 @@ static void gemm_prepacked(const type_ops *ops, const fm_gemm_blocking *blk, ptr
     {                                                                                  \
         prepack_rows(&ops_##SFX, prepacked_blocking(selected_arch(), F64, n), k, n,     \
                      (const char *)b, ldb, p0, p1, (char *)packed);                    \
+    }                                                                                  \
+    fm_prepacked_shape fm_prepacked_shape_##SFX(ptrdiff_t k, ptrdiff_t n)                \
+    {                                                                                  \
+        const fm_gemm_blocking *blk = prepacked_blocking(selected_arch(), F64, n);      \
+        fm_prepacked_shape shape = {blk->nr, depth_block(blk->kc, k),                    \
+                                    ceil_div(n, blk->nr) * blk->nr};                     \
+        return shape;                                                                  \
+    }                                                                                  \
+    int fm_gemm_to_prepacked_ok_##SFX(int trans_a, ptrdiff_t n)                          \
+    {                                                                                  \
+        const fm_gemm_arch *arch = selected_arch();                                    \
+        /* fm_gemm's own blocking for this product, or the bits could differ */       \
+        return prepacked_blocking(arch, F64, n) ==                                     \
+               (F64 ? blocking(&arch->f64, &arch->f64_narrow, &arch->f64_narrow_t,      \
+                               trans_a, n)                                             \
+                    : blocking(&arch->f32, &arch->f32_narrow, &arch->f32_narrow_t,      \
+                               trans_a, n));                                           \
+    }                                                                                  \
+    int fm_gemm_to_prepacked_##SFX(int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,   \
+                                   const T *a, ptrdiff_t lda, const T *b, ptrdiff_t ldb,  \
+                                   ptrdiff_t k_total, ptrdiff_t r0, T *packed)          \
+    {                                                                                  \
+        if (k <= 0 || !fm_gemm_to_prepacked_ok_##SFX(trans_a, n))                      \
+            return 0;                                                                  \
+        if (m <= 0 || n <= 0)                                                          \
+            return 1;                                                                  \
+        return gemm_to_prepacked(&ops_##SFX, prepacked_blocking(selected_arch(), F64, n), \
+                                 trans_a, m, n, k, (const char *)a, lda, (const char *)b, \
+                                 ldb, k_total, r0, (char *)packed);                     \
+    }                                                                                  \
+    void fm_unpack_rows_##SFX(ptrdiff_t k, ptrdiff_t n, const T *packed, ptrdiff_t p0,   \
+                              ptrdiff_t p1, T *b, ptrdiff_t ldb)                       \
+    {                                                                                  \
+        unpack_rows(&ops_##SFX, prepacked_blocking(selected_arch(), F64, n), k, n,      \
+                    (const char *)packed, p0, p1, (char *)b, ldb);                     \
     }                                                                                  \
     void fm_gemm_prepacked_##SFX(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T *a,      \
                                  ptrdiff_t lda, int a_in_place, const T *packed,         \

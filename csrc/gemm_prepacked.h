@@ -15,11 +15,25 @@
  * width): K in the GEMM's depth blocks, each block as n rounded up to
  * whole panels. So a GEMM on the packed B gives the same bits as fm_gemm
  * on B (same kernel, same products, same order).
+ *
+ * The training loop goes further for its first layer (train_impl.h): its
+ * weight gradient is written straight into this layout, the optimizer
+ * updates the packed kernel in place, and the row-major kernel is brought
+ * up to date once, when the loop returns (fm_unpack_rows).
  */
 #ifndef FM_GEMM_PREPACKED_H
 #define FM_GEMM_PREPACKED_H
 
 #include <stddef.h>
+
+/* Where the packed copy of a k x n B keeps element (p, j): depth block
+ * pc = p / kc * kc (depth = min(kc, k - pc) rows), at
+ * pc * n_pad + j / nr * nr * depth + (p - pc) * nr + j % nr. So rows
+ * [r0, r1) of one depth block are, in each NR-wide panel, one contiguous
+ * run of (r1 - r0) * nr elements. */
+typedef struct {
+    ptrdiff_t nr, kc, n_pad;
+} fm_prepacked_shape;
 
 #define FM_DEFINE_PREPACKED(T, SFX)                                                     \
     /* Elements of the packed copy of a k x n B. */                                    \
@@ -30,6 +44,20 @@
      * threads may pack disjoint row ranges at once. */                                \
     void fm_prepack_rows_##SFX(ptrdiff_t k, ptrdiff_t n, const T *b, ptrdiff_t ldb,      \
                                ptrdiff_t p0, ptrdiff_t p1, T *packed);                 \
+    /* The inverse: rows [p0, p1) of the packed copy back into b. */                  \
+    void fm_unpack_rows_##SFX(ptrdiff_t k, ptrdiff_t n, const T *packed, ptrdiff_t p0,   \
+                              ptrdiff_t p1, T *b, ptrdiff_t ldb);                      \
+    fm_prepacked_shape fm_prepacked_shape_##SFX(ptrdiff_t k, ptrdiff_t n);             \
+    /* Whether fm_gemm_to_prepacked can serve an op(A) of this transposition and    \
+     * this n (it needs fm_gemm's blocking for the product to be the layout's). */     \
+    int fm_gemm_to_prepacked_ok_##SFX(int trans_a, ptrdiff_t n);                       \
+    /* C = op(A) B (m x n, B k x n row-major, ldb) into rows [r0, r0 + m) of a       \
+     * k_total x n matrix in the packed layout, each element the same bits as         \
+     * fm_gemm's; on the calling thread. Padding lanes are not written. Returns 0,   \
+     * having written nothing, if it cannot (not _ok, k < 1, or no memory). */        \
+    int fm_gemm_to_prepacked_##SFX(int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,   \
+                                   const T *a, ptrdiff_t lda, const T *b, ptrdiff_t ldb,  \
+                                   ptrdiff_t k_total, ptrdiff_t r0, T *packed);         \
     /* Columns [j0, j1) of C = act(A B + bias), A m x k row-major (lda), B packed,     \
      * c and bias pointing at column 0; j0 a multiple of fm_prepacked_align (else a    \
      * slow path), and all n columns for a softmax, which needs whole rows. On the     \

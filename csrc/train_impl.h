@@ -122,11 +122,31 @@ static void FN(pack_kernels_share)(const fm_mlp *net, const T *params, T *const 
     }
 }
 
+/* Whether the first layer's gradient and optimizer state are kept in its
+ * packed kernel's layout during fm_train_steps (see update_first_rows):
+ * whenever the weight-gradient GEMM can write that layout. */
+static int FN(first_kept_packed)(const fm_mlp *net)
+{
+    return FN(fm_gemm_to_prepacked_ok)(1, net->dims[1]);
+}
+
+/* The first layer's packed gradient, slot 1 and slot 2 start 1, 2 and 3
+ * KiB past the packed kernel modulo 4 KiB (see carve). */
+#define FM_FIRST_STAGGER 1024
+
+/* Bytes of the first layer's packed gradient and slots, staggered. */
+static size_t FN(first_state_bytes)(const fm_mlp *net)
+{
+    return FN(first_kept_packed)(net)
+               ? 3 * (FN(packed_kernel_elems)(net, 0) * sizeof(T) + 4 * FM_FIRST_STAGGER)
+               : 0;
+}
+
 size_t FN(fm_train_work_bytes)(const fm_mlp *net, ptrdiff_t batch)
 {
     return (size_t)FN(labels_offset)(net, batch) * sizeof(T) + (size_t)batch * sizeof(int64_t) +
            (size_t)(batch * net->dims[net->n_layers]) * sizeof(double) + 64 +
-           FN(packed_kernels_elems)(net) * sizeof(T);
+           FN(packed_kernels_elems)(net) * sizeof(T) + FN(first_state_bytes)(net);
 }
 
 /* One fm_train_steps call: its arguments, and where each buffer and each
@@ -142,13 +162,16 @@ typedef struct {
     double *item_loss;
     T *outs[FM_MAX_LAYERS], *deltas[FM_MAX_LAYERS];
     T *packed[FM_MAX_LAYERS]; /* each layer's kernel packed for the forward GEMM */
+    /* The first layer's gradient and optimizer state in packed[0]'s layout
+     * (NULL: kept row-major; a slot also when the optimizer has none). */
+    T *first_grad, *first_s1, *first_s2;
     ptrdiff_t w_off[FM_MAX_LAYERS], b_off[FM_MAX_LAYERS]; /* b_off < 0: no bias */
 } FN(train_ctx);
 
 /* Carve the workspace: x batch, target batch, then per layer an output and
  * a delta block, the fused logits, the labels, the item losses and (from
  * the next 64-byte boundary: fm_train_work_bytes adds 64 for it) the
- * packed kernels. */
+ * packed kernels and the first layer's packed state. */
 static void FN(carve)(FN(train_ctx) *c, T *work)
 {
     const fm_mlp *net = c->net;
@@ -166,7 +189,46 @@ static void FN(carve)(FN(train_ctx) *c, T *work)
     c->logits = p;
     c->lb = (int64_t *)(void *)(work + FN(labels_offset)(net, batch));
     c->item_loss = (double *)(void *)(c->lb + batch);
-    FN(carve_packed)(net, (char *)(c->item_loss + batch * d[L]), c->packed);
+    char *end = FN(carve_packed)(net, (char *)(c->item_loss + batch * d[L]), c->packed);
+    if (FN(first_kept_packed)(net)) {
+        /* The optimizer streams the kernel, gradient and slots side by side:
+         * at equal offsets modulo 4 KiB, its stores to one would stall its
+         * loads from the others (4K aliasing), Adam then ran 40% slower. */
+        T *state[3];
+        for (int q = 0; q < 3; q++) {
+            uintptr_t from = (uintptr_t)c->packed[0], at = (uintptr_t)end;
+            at += ((from + (uintptr_t)(q + 1) * FM_FIRST_STAGGER - at) % (4 * FM_FIRST_STAGGER));
+            state[q] = (T *)(void *)at;
+            end = (char *)(state[q] + FN(packed_kernel_elems)(net, 0));
+        }
+        c->first_grad = state[0];
+        c->first_s1 = c->slot1 ? state[1] : NULL;
+        c->first_s2 = c->slot2 ? state[2] : NULL;
+    }
+}
+
+/* Thread tid's rows of the first layer's gradient and optimizer state into
+ * their packed copies (to_packed), or back with its kernel rows too: the
+ * copies are the ones updated during fm_train_steps, so the caller's
+ * buffers are brought up to date before it returns. */
+static void FN(first_state_share)(const FN(train_ctx) *c, int to_packed, int tid, int nt)
+{
+    const ptrdiff_t *d = c->net->dims, w0 = c->w_off[0];
+    T *flat[3] = {c->grads + w0, c->slot1 ? c->slot1 + w0 : NULL,
+                  c->slot2 ? c->slot2 + w0 : NULL};
+    T *packed[3] = {c->first_grad, c->first_s1, c->first_s2};
+    ptrdiff_t f0, f1;
+    share_of(d[0], nt, tid, &f0, &f1);
+    for (int q = 0; q < 3; q++) {
+        if (packed[q] == NULL)
+            continue;
+        if (to_packed)
+            FN(fm_prepack_rows)(d[0], d[1], flat[q], d[1], f0, f1, packed[q]);
+        else
+            FN(fm_unpack_rows)(d[0], d[1], packed[q], f0, f1, flat[q], d[1]);
+    }
+    if (!to_packed)
+        FN(fm_unpack_rows)(d[0], d[1], c->packed[0], f0, f1, c->params + w0, d[1]);
 }
 
 /* Rows [f0, f1) of layer i's kernel into its packed copy. */
@@ -272,6 +334,42 @@ static void FN(rows_pass)(const FN(train_ctx) *c, ptrdiff_t n, ptrdiff_t r0, ptr
 }
 
 /*
+ * Rows [f0, f1) of the first layer's weight gradient and their update, all
+ * in its packed kernel's layout: the GEMM writes the gradient's tiles into
+ * the panels, and the optimizer (elementwise, so layout-blind) runs over
+ * one contiguous run per panel and depth block. The next forward then reads
+ * the updated kernel where it is, with no packing pass, and the row-major
+ * kernel and state are not touched until fm_train_steps ends. The pack
+ * took 28-33 us of a thread's ~600 us batch-128 step, but about half of
+ * that now goes to the optimizer, whose stores must take back the lines the
+ * other thread's forward read. Epochs of the 784-256-128-10 MLP, 2 threads,
+ * alternated in one process, medians of 12: batch 32 0.483 s against 0.501,
+ * batch 128 0.307 against 0.311, batch 512 0.250 against 0.249.
+ */
+static void FN(update_first_rows)(const FN(train_ctx) *c, ptrdiff_t n,
+                                  const FN(fm_update) *update, ptrdiff_t f0, ptrdiff_t f1)
+{
+    const ptrdiff_t *d = c->net->dims;
+    const fm_prepacked_shape sh = FN(fm_prepacked_shape)(d[0], d[1]);
+    if (!FN(fm_gemm_to_prepacked)(1, f1 - f0, d[1], n, c->xb + f0, d[0], c->deltas[0], d[1],
+                                  d[0], f0, c->first_grad)) {
+        /* no workspace: by way of the row-major gradient, the same bits */
+        T *g = c->grads + c->w_off[0];
+        FN(fm_gemm)(1, 0, f1 - f0, d[1], n, (T)1, c->xb + f0, d[0], c->deltas[0], d[1], (T)0,
+                    g + f0 * d[1], d[1], NULL, FM_ACT_IDENTITY, (T)0);
+        FN(fm_prepack_rows)(d[0], d[1], g, d[1], f0, f1, c->first_grad);
+    }
+    for (ptrdiff_t pc = f0 / sh.kc * sh.kc; pc < f1; pc += sh.kc) {
+        ptrdiff_t depth = d[0] - pc < sh.kc ? d[0] - pc : sh.kc;
+        ptrdiff_t r0 = f0 > pc ? f0 : pc, r1 = f1 < pc + depth ? f1 : pc + depth;
+        for (ptrdiff_t j = 0; j < sh.n_pad; j += sh.nr) {
+            ptrdiff_t at = pc * sh.n_pad + j * depth + (r0 - pc) * sh.nr;
+            FN(fm_update_apply)(update, at, at + (r1 - r0) * sh.nr);
+        }
+    }
+}
+
+/*
  * Thread tid's share of the update, once every row's deltas are done: for
  * each layer, rows [f0, f1) of the weight gradient and columns [c0, c1) of
  * the bias gradient, each updated by the optimizer while still in cache.
@@ -284,13 +382,19 @@ static void FN(update_share)(const FN(train_ctx) *c, ptrdiff_t n, int64_t step, 
 {
     const fm_mlp *net = c->net;
     const ptrdiff_t *d = net->dims;
-    FN(fm_update) update;
+    FN(fm_update) update, first;
     FN(fm_update_init)(&update, net, c->params, c->grads, c->slot1, c->slot2, step);
+    if (c->first_grad != NULL)
+        FN(fm_update_init)(&first, net, c->packed[0], c->first_grad, c->first_s1, c->first_s2,
+                           step);
     for (int i = 0; i < net->n_layers; i++) {
         const T *in = i ? c->outs[i - 1] : c->xb;
         ptrdiff_t f0, f1, c0, c1;
         share_of(d[i], nt, tid, &f0, &f1);
-        if (f1 > f0) {
+        if (i == 0 && c->first_grad != NULL) {
+            if (f1 > f0)
+                FN(update_first_rows)(c, n, &first, f0, f1);
+        } else if (f1 > f0) {
             ptrdiff_t off = c->w_off[i] + f0 * d[i + 1];
             FN(fm_gemm)(1, 0, f1 - f0, d[i + 1], n, (T)1, in + f0, d[i], c->deltas[i],
                         d[i + 1], (T)0, c->grads + off, d[i + 1], NULL, FM_ACT_IDENTITY, (T)0);
@@ -357,7 +461,10 @@ static ptrdiff_t FN(team_steps)(const FN(train_ctx) *c, ptrdiff_t first_step, pt
     k1 = k1 * panel < net->dims[1] ? k1 * panel : net->dims[1];
     /* The kernels as Python left them, packed: each thread its rows. */
     FN(pack_kernels_share)(net, c->params, c->packed, tid, nt);
+    if (c->first_grad != NULL)
+        FN(first_state_share)(c, 1, tid, nt);
     FN(team_barrier)(nt);
+    ptrdiff_t done = n_steps;
     for (ptrdiff_t s = 0; s < n_steps; s++) {
         ptrdiff_t start = (first_step + s) * c->batch, n = FN(step_rows)(c, start), r0, r1;
         share_of(n, nt, tid, &r0, &r1);
@@ -375,8 +482,10 @@ static ptrdiff_t FN(team_steps)(const FN(train_ctx) *c, ptrdiff_t first_step, pt
             step_loss[s] = loss;
         /* A non-finite loss stops before the update: the weights stay as
          * they were before this batch. */
-        if (!isfinite(loss))
-            return s;
+        if (!isfinite(loss)) {
+            done = s;
+            break;
+        }
         if (s + 1 < n_steps) {
             ptrdiff_t next = start + c->batch, q0, q1;
             share_of(FN(step_rows)(c, next), nt, tid, &q0, &q1);
@@ -389,7 +498,11 @@ static ptrdiff_t FN(team_steps)(const FN(train_ctx) *c, ptrdiff_t first_step, pt
                                  out_cols);
         FN(team_barrier)(nt);
     }
-    return n_steps;
+    /* Each thread its own rows, which no other thread writes or (the steps
+     * being over) reads. */
+    if (c->first_grad != NULL)
+        FN(first_state_share)(c, 0, tid, nt);
+    return done;
 }
 
 ptrdiff_t FN(fm_train_steps)(const fm_mlp *net, const T *x, const T *y, const int64_t *labels,
