@@ -252,8 +252,17 @@ static _Atomic(void *) *ws_slot(void)
     return &ws_cache[0];
 }
 
+static atomic_int ws_refused; /* fm_refuse_gemm_workspaces */
+
+void fm_refuse_gemm_workspaces(int refuse)
+{
+    atomic_store(&ws_refused, refuse != 0);
+}
+
 static char *ws_take(size_t need)
 {
+    if (atomic_load_explicit(&ws_refused, memory_order_relaxed))
+        return NULL;
     void *block = atomic_exchange(ws_slot(), NULL);
     if (block != NULL && *(size_t *)block >= need)
         return (char *)block + WS_HEADER;
@@ -664,8 +673,9 @@ static void gemm_prepacked(const type_ops *ops, const fm_gemm_blocking *blk, ptr
         softmax_share(&job, 0, 1);
 }
 
-/* C = op(A) B, rows [r0, r0 + m) of a k_total x n matrix kept in the
- * prepacked layout (prepack_rows), on the calling thread: the training
+/* Columns [j0, j1) of C = op(A) B (j0 on a panel boundary), as rows
+ * [r0, r0 + m) of a k_total x n matrix kept in the prepacked layout
+ * (prepack_rows), on the calling thread: the training
  * loop's first-layer weight gradient, written where its optimizer state
  * lives. A row block of C never spans two depth blocks of the layout, so
  * the rows go in one piece per depth block they touch; each piece is an
@@ -673,14 +683,14 @@ static void gemm_prepacked(const type_ops *ops, const fm_gemm_blocking *blk, ptr
  * same sum as fm_gemm's with this blocking. Returns 0 if its packing
  * buffers could not be allocated (nothing written). */
 static int gemm_to_prepacked(const type_ops *ops, const fm_gemm_blocking *blk, int trans_a,
-                             ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const char *a,
-                             ptrdiff_t lda, const char *b, ptrdiff_t ldb, ptrdiff_t k_total,
-                             ptrdiff_t r0, char *packed)
+                             ptrdiff_t m, ptrdiff_t n, ptrdiff_t j0, ptrdiff_t j1, ptrdiff_t k,
+                             const char *a, ptrdiff_t lda, const char *b, ptrdiff_t ldb,
+                             ptrdiff_t k_total, ptrdiff_t r0, char *packed)
 {
     const size_t es = ops->size;
     const ptrdiff_t nr = blk->nr, kc_out = depth_block(blk->kc, k_total);
     const ptrdiff_t n_pad = ceil_div(n, nr) * nr;
-    gemm_buffers buf = buffer_sizes(blk, min_pd(m, kc_out), n, k);
+    gemm_buffers buf = buffer_sizes(blk, min_pd(m, kc_out), j1 - j0, k);
     size_t a_bytes = round_up64((size_t)(buf.mc * buf.kc) * es);
     char *ws = ws_take(a_bytes + round_up64((size_t)(buf.kc * buf.nc) * es));
     if (ws == NULL)
@@ -695,7 +705,7 @@ static int gemm_to_prepacked(const type_ops *ops, const fm_gemm_blocking *blk, i
                         a + (size_t)a_off * es, b, lda, ldb,
                         packed + (size_t)(pc * n_pad + (s0 - pc) * nr) * es, nr, NULL,
                         FM_ACT_IDENTITY, 0.0, NULL, 0, NULL, nr * depth};
-        gemm_block(&job, &buf, 0, s1 - s0, 0, n);
+        gemm_block(&job, &buf, 0, s1 - s0, j0, j1);
         s0 = s1;
     }
     ws_give_back(ws);
@@ -750,17 +760,19 @@ static void unpack_rows(const type_ops *ops, const fm_gemm_blocking *blk, ptrdif
                     : blocking(&arch->f32, &arch->f32_narrow, &arch->f32_narrow_t,      \
                                trans_a, n));                                           \
     }                                                                                  \
-    int fm_gemm_to_prepacked_##SFX(int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,   \
-                                   const T *a, ptrdiff_t lda, const T *b, ptrdiff_t ldb,  \
-                                   ptrdiff_t k_total, ptrdiff_t r0, T *packed)          \
+    int fm_gemm_to_prepacked_##SFX(int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t j0,  \
+                                   ptrdiff_t j1, ptrdiff_t k, const T *a, ptrdiff_t lda,  \
+                                   const T *b, ptrdiff_t ldb, ptrdiff_t k_total,          \
+                                   ptrdiff_t r0, T *packed)                             \
     {                                                                                  \
-        if (k <= 0 || !fm_gemm_to_prepacked_ok_##SFX(trans_a, n))                      \
+        const fm_gemm_blocking *blk = prepacked_blocking(selected_arch(), F64, n);      \
+        if (k <= 0 || j0 % blk->nr != 0 || !fm_gemm_to_prepacked_ok_##SFX(trans_a, n))  \
             return 0;                                                                  \
-        if (m <= 0 || n <= 0)                                                          \
+        if (m <= 0 || j1 <= j0)                                                        \
             return 1;                                                                  \
-        return gemm_to_prepacked(&ops_##SFX, prepacked_blocking(selected_arch(), F64, n), \
-                                 trans_a, m, n, k, (const char *)a, lda, (const char *)b, \
-                                 ldb, k_total, r0, (char *)packed);                     \
+        return gemm_to_prepacked(&ops_##SFX, blk, trans_a, m, n, j0, j1, k,              \
+                                 (const char *)a, lda, (const char *)b, ldb, k_total, r0, \
+                                 (char *)packed);                                      \
     }                                                                                  \
     void fm_unpack_rows_##SFX(ptrdiff_t k, ptrdiff_t n, const T *packed, ptrdiff_t p0,   \
                               ptrdiff_t p1, T *b, ptrdiff_t ldb)                       \

@@ -51,13 +51,15 @@ typedef struct {
     /* Whether fm_gemm_to_prepacked can serve an op(A) of this transposition and    \
      * this n (it needs fm_gemm's blocking for the product to be the layout's). */     \
     int fm_gemm_to_prepacked_ok_##SFX(int trans_a, ptrdiff_t n);                       \
-    /* C = op(A) B (m x n, B k x n row-major, ldb) into rows [r0, r0 + m) of a       \
-     * k_total x n matrix in the packed layout, each element the same bits as         \
-     * fm_gemm's; on the calling thread. Padding lanes are not written. Returns 0,   \
-     * having written nothing, if it cannot (not _ok, k < 1, or no memory). */        \
-    int fm_gemm_to_prepacked_##SFX(int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,   \
-                                   const T *a, ptrdiff_t lda, const T *b, ptrdiff_t ldb,  \
-                                   ptrdiff_t k_total, ptrdiff_t r0, T *packed);         \
+    /* Columns [j0, j1) of C = op(A) B (m x n, B k x n row-major, ldb; j0 a        \
+     * multiple of fm_prepacked_align) into rows [r0, r0 + m) of a k_total x n        \
+     * matrix in the packed layout, each element the same bits as fm_gemm's; on the   \
+     * calling thread. Padding lanes are not written. Returns 0, having written       \
+     * nothing, if it cannot (not _ok, j0 off a panel, k < 1, or no memory). */       \
+    int fm_gemm_to_prepacked_##SFX(int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t j0,  \
+                                   ptrdiff_t j1, ptrdiff_t k, const T *a, ptrdiff_t lda,  \
+                                   const T *b, ptrdiff_t ldb, ptrdiff_t k_total,          \
+                                   ptrdiff_t r0, T *packed);                            \
     /* Columns [j0, j1) of C = act(A B + bias), A m x k row-major (lda), B packed,     \
      * c and bias pointing at column 0; j0 a multiple of fm_prepacked_align (else a    \
      * slow path), and all n columns for a softmax, which needs whole rows. On the     \

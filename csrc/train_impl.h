@@ -123,7 +123,7 @@ static void FN(pack_kernels_share)(const fm_mlp *net, const T *params, T *const 
 }
 
 /* Whether the first layer's gradient and optimizer state are kept in its
- * packed kernel's layout during fm_train_steps (see update_first_rows):
+ * packed kernel's layout during fm_train_steps (see update_first_block):
  * whenever the weight-gradient GEMM can write that layout. */
 static int FN(first_kept_packed)(const fm_mlp *net)
 {
@@ -260,7 +260,10 @@ static void FN(gather_share)(const FN(train_ctx) *c, ptrdiff_t start, ptrdiff_t 
  * reads all of it for a few rows), at the cost of two more barriers a
  * step. Fashion-MNIST, 2 threads, s/epoch by rows / by columns, 3 rounds:
  * batch 32 0.535-0.551 / 0.482-0.519; batch 128 0.296-0.298 / 0.291-0.303;
- * batch 512 0.234-0.235 / 0.238-0.241. */
+ * batch 512 0.234-0.235 / 0.238-0.241. When the first layer's state is kept
+ * packed, the same split decides who updates which part of it (see
+ * update_first_block), which moved the line no further: by columns won at
+ * 16, 32 and 48 rows a thread and lost at 64 and 256. */
 #define FM_COLUMN_SPLIT_ROWS 64
 
 /* Whether the first layer's forward is split by columns: not when it is
@@ -333,36 +336,63 @@ static void FN(rows_pass)(const FN(train_ctx) *c, ptrdiff_t n, ptrdiff_t r0, ptr
     }
 }
 
-/*
- * Rows [f0, f1) of the first layer's weight gradient and their update, all
- * in its packed kernel's layout: the GEMM writes the gradient's tiles into
- * the panels, and the optimizer (elementwise, so layout-blind) runs over
- * one contiguous run per panel and depth block. The next forward then reads
- * the updated kernel where it is, with no packing pass, and the row-major
- * kernel and state are not touched until fm_train_steps ends. The pack
- * took 28-33 us of a thread's ~600 us batch-128 step, but about half of
- * that now goes to the optimizer, whose stores must take back the lines the
- * other thread's forward read. Epochs of the 784-256-128-10 MLP, 2 threads,
- * alternated in one process, medians of 12: batch 32 0.483 s against 0.501,
- * batch 128 0.307 against 0.311, batch 512 0.250 against 0.249.
- */
-static void FN(update_first_rows)(const FN(train_ctx) *c, ptrdiff_t n,
-                                  const FN(fm_update) *update, ptrdiff_t f0, ptrdiff_t f1)
+/* Rows [f0, f1) x columns [k0, k1) of the first layer's weight gradient,
+ * by way of its row-major buffer, into its packed copy: for when the GEMM
+ * cannot write the packed layout itself (no memory for its buffers). */
+static void FN(first_grad_fallback)(const FN(train_ctx) *c, ptrdiff_t n, ptrdiff_t f0,
+                                    ptrdiff_t f1, ptrdiff_t k0, ptrdiff_t k1)
 {
     const ptrdiff_t *d = c->net->dims;
     const fm_prepacked_shape sh = FN(fm_prepacked_shape)(d[0], d[1]);
-    if (!FN(fm_gemm_to_prepacked)(1, f1 - f0, d[1], n, c->xb + f0, d[0], c->deltas[0], d[1],
-                                  d[0], f0, c->first_grad)) {
-        /* no workspace: by way of the row-major gradient, the same bits */
-        T *g = c->grads + c->w_off[0];
-        FN(fm_gemm)(1, 0, f1 - f0, d[1], n, (T)1, c->xb + f0, d[0], c->deltas[0], d[1], (T)0,
-                    g + f0 * d[1], d[1], NULL, FM_ACT_IDENTITY, (T)0);
-        FN(fm_prepack_rows)(d[0], d[1], g, d[1], f0, f1, c->first_grad);
+    T *g = c->grads + c->w_off[0];
+    FN(fm_gemm)(1, 0, f1 - f0, k1 - k0, n, (T)1, c->xb + f0, d[0], c->deltas[0] + k0, d[1],
+                (T)0, g + f0 * d[1] + k0, d[1], NULL, FM_ACT_IDENTITY, (T)0);
+    for (ptrdiff_t p = f0; p < f1; p++) {
+        ptrdiff_t pc = p / sh.kc * sh.kc, depth = d[0] - pc < sh.kc ? d[0] - pc : sh.kc;
+        for (ptrdiff_t j = k0; j < k1; j++)
+            c->first_grad[pc * sh.n_pad + j / sh.nr * sh.nr * depth + (p - pc) * sh.nr +
+                          j % sh.nr] = g[p * d[1] + j];
     }
+}
+
+/*
+ * Rows [f0, f1) x columns [k0, k1) (k0 on a panel boundary) of the first
+ * layer's weight gradient and their update, all in its packed kernel's
+ * layout: the GEMM writes the gradient's tiles into the panels, and the
+ * optimizer (elementwise, so layout-blind) runs over one contiguous run per
+ * panel and depth block, padding lanes included (they stay 0, or NaN if
+ * an epsilon rounds to 0, and no GEMM stores them). The next forward then
+ * reads the updated kernel where it is, with no packing pass, and the
+ * row-major kernel and state are not touched until fm_train_steps ends.
+ *
+ * By rows (each thread a share of the inputs, all columns): the pack took
+ * 28-33 us of a thread's ~600 us batch-128 step, but about half of that now
+ * goes to the optimizer, whose stores must take back the lines the other
+ * thread's forward read. By columns, when the forward is split so (under
+ * FM_COLUMN_SPLIT_ROWS rows a thread): each thread then updates the very
+ * panels its forward reads, and nothing of the kernel crosses cores.
+ * Epochs of the 784-256-128-10 MLP, 2 threads, alternated in one process
+ * (medians of 8-12), against re-packing after a row-major update: batch 32
+ * 0.439 s against 0.501, batch 64 0.349 against 0.357 (by columns), batch
+ * 128 0.307 against 0.311 and batch 512 0.250 against 0.249 (by rows).
+ * Owning columns at batch 128 and 512 measured 3% and 19% slower: the
+ * gradient then needs every row of the batch, half of them the other's.
+ */
+static void FN(update_first_block)(const FN(train_ctx) *c, ptrdiff_t n,
+                                   const FN(fm_update) *update, ptrdiff_t f0, ptrdiff_t f1,
+                                   ptrdiff_t k0, ptrdiff_t k1)
+{
+    const ptrdiff_t *d = c->net->dims;
+    const fm_prepacked_shape sh = FN(fm_prepacked_shape)(d[0], d[1]);
+    if (f1 <= f0 || k1 <= k0)
+        return;
+    if (!FN(fm_gemm_to_prepacked)(1, f1 - f0, d[1], k0, k1, n, c->xb + f0, d[0], c->deltas[0],
+                                  d[1], d[0], f0, c->first_grad))
+        FN(first_grad_fallback)(c, n, f0, f1, k0, k1);
     for (ptrdiff_t pc = f0 / sh.kc * sh.kc; pc < f1; pc += sh.kc) {
         ptrdiff_t depth = d[0] - pc < sh.kc ? d[0] - pc : sh.kc;
         ptrdiff_t r0 = f0 > pc ? f0 : pc, r1 = f1 < pc + depth ? f1 : pc + depth;
-        for (ptrdiff_t j = 0; j < sh.n_pad; j += sh.nr) {
+        for (ptrdiff_t j = k0; j < k1; j += sh.nr) {
             ptrdiff_t at = pc * sh.n_pad + j * depth + (r0 - pc) * sh.nr;
             FN(fm_update_apply)(update, at, at + (r1 - r0) * sh.nr);
         }
@@ -372,13 +402,15 @@ static void FN(update_first_rows)(const FN(train_ctx) *c, ptrdiff_t n,
 /*
  * Thread tid's share of the update, once every row's deltas are done: for
  * each layer, rows [f0, f1) of the weight gradient and columns [c0, c1) of
- * the bias gradient, each updated by the optimizer while still in cache.
+ * the bias gradient, each updated by the optimizer while still in cache;
+ * for a first layer kept packed and split by columns, its columns [k0, k1)
+ * of the kernel instead.
  * The optimizer is elementwise, so updating the buffer in pieces gives the
  * same bits as one call over all of it. (Updating each GEMM tile as it is
  * finished measured 8% slower an epoch: short rows, state not prefetched.)
  */
 static void FN(update_share)(const FN(train_ctx) *c, ptrdiff_t n, int64_t step, int tid,
-                             int nt)
+                             int nt, int by_columns, ptrdiff_t k0, ptrdiff_t k1)
 {
     const fm_mlp *net = c->net;
     const ptrdiff_t *d = net->dims;
@@ -392,8 +424,10 @@ static void FN(update_share)(const FN(train_ctx) *c, ptrdiff_t n, int64_t step, 
         ptrdiff_t f0, f1, c0, c1;
         share_of(d[i], nt, tid, &f0, &f1);
         if (i == 0 && c->first_grad != NULL) {
-            if (f1 > f0)
-                FN(update_first_rows)(c, n, &first, f0, f1);
+            if (by_columns) /* the columns the forward reads: k0, k1 in team_steps */
+                FN(update_first_block)(c, n, &first, 0, d[0], k0, k1);
+            else
+                FN(update_first_block)(c, n, &first, f0, f1, 0, d[1]);
         } else if (f1 > f0) {
             ptrdiff_t off = c->w_off[i] + f0 * d[i + 1];
             FN(fm_gemm)(1, 0, f1 - f0, d[i + 1], n, (T)1, in + f0, d[i], c->deltas[i],
@@ -491,7 +525,7 @@ static ptrdiff_t FN(team_steps)(const FN(train_ctx) *c, ptrdiff_t first_step, pt
             share_of(FN(step_rows)(c, next), nt, tid, &q0, &q1);
             FN(prefetch_share)(c, next, q0, q1);
         }
-        FN(update_share)(c, n, iterations + s + 1, tid, nt);
+        FN(update_share)(c, n, iterations + s + 1, tid, nt, by_columns, k0, k1);
         for (int k = 0; tid == 0 && k < net->n_metrics; k++)
             step_metrics[s * net->n_metrics + k] =
                 FN(metric_value)(net->metrics[k], c->outs[net->n_layers - 1], c->tb, c->lb, n,

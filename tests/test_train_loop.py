@@ -45,10 +45,12 @@ def make_data(loss, rows=203, features=13, classes=5, seed=0):
 # packed copy (gemm_prepacked.h) cross a block boundary. The first layer's
 # gradient and optimizer state are kept in that packed layout during the loop
 # when its weight-gradient GEMM can write it, as for these widths on every
-# SIMD path; a first layer 9 wide is narrower than AVX-512's float32 panels,
-# which keeps them row-major there (and packed on the other paths).
+# SIMD path, and updated by columns or by rows as its forward is split; a
+# first layer 9 wide is narrower than AVX-512's float32 panels, which keeps
+# them row-major there (and packed on the other paths, in one panel).
 SIZES = {"serial": (13, (17, 7), 203, 16), "team": (61, (131, 67), 203, 37),
          "team-wide-batch": (61, (131, 67), 403, 130), "team-deep": (600, (131, 67), 203, 37),
+         "team-deep-wide-batch": (600, (131, 67), 403, 130),
          "team-narrow-first": (600, (9, 67), 203, 64)}
 
 
@@ -86,7 +88,7 @@ C_OPS = backends.get("c")
 
 
 @pytest.mark.parametrize("size", ["team", "team-wide-batch", "team-deep",
-                                  "team-narrow-first"])
+                                  "team-deep-wide-batch", "team-narrow-first"])
 @pytest.mark.parametrize("arch", C_OPS.available_archs())
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("case", CASES, ids=[f"{c[2]}-{c[1]}" for c in CASES])
@@ -110,6 +112,23 @@ def assert_same_training(case, dtype, monkeypatch, size):
     assert fast.optimizer.iterations == slow.optimizer.iterations
     for a, b in zip(fast.optimizer.variables().values(), slow.optimizer.variables().values()):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("size", ["team", "team-deep-wide-batch"],
+                         ids=["first-layer-by-columns", "first-layer-by-rows"])
+def test_without_gemm_workspaces_the_c_loop_still_trains_as_the_python_loop(size, threads,
+                                                                           monkeypatch):
+    # Denied their packing buffers (as when memory runs out), the GEMMs fall
+    # back to plain loops, and the first layer's gradient reaches its packed
+    # copy by way of the row-major one: both loops still agree bit for bit.
+    with C_OPS.refused_workspaces():
+        assert_same_training(CASES[0], "float32", monkeypatch, size)
+        model, _ = train(CASES[0], "float32", False, monkeypatch, epochs=1, size=size)
+        x, _ = make_data(CASES[0][2], rows=500, features=SIZES[size][0])
+        monkeypatch.setattr(train_loop, "can_predict", lambda model: False)
+        slow = model.predict(x, verbose=0)
+        monkeypatch.undo()
+        np.testing.assert_array_equal(model.predict(x, verbose=0), slow)
 
 
 def test_models_the_c_loop_cannot_run_fall_back():

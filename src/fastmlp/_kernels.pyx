@@ -21,6 +21,7 @@ cdef extern from "fastmlp.h" nogil:
 
     void fm_set_num_threads(int n)
     int fm_get_num_threads()
+    void fm_refuse_gemm_workspaces(int refuse)
     int fm_openmp_version()
     const char *fm_compiler()
 
@@ -171,6 +172,11 @@ def set_num_threads(int n) -> None:
 
 def get_num_threads() -> int:
     return fm_get_num_threads()
+
+
+def refuse_gemm_workspaces(bint refuse) -> None:
+    """For tests: make the GEMMs run without packing buffers (their fallbacks)."""
+    fm_refuse_gemm_workspaces(refuse)
 
 
 def openmp_version() -> int:

@@ -45,6 +45,17 @@ def forced_arch(arch: str) -> Iterator[None]:
         _k.select_arch(before)
 
 
+@contextlib.contextmanager
+def refused_workspaces() -> Iterator[None]:
+    """Run the block with the GEMMs denied their packing buffers, as when
+    memory runs out, so that they take their slow fallback paths (for tests)."""
+    _k.refuse_gemm_workspaces(True)
+    try:
+        yield
+    finally:
+        _k.refuse_gemm_workspaces(False)
+
+
 # ---- GEMM --------------------------------------------------------------------
 
 def gemm(a: ArrayLike, b: ArrayLike, out: Optional[np.ndarray] = None, *, trans_a: bool = False,
