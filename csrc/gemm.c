@@ -369,10 +369,8 @@ static void gemm_block(const gemm_job *job, const gemm_buffers *buf, ptrdiff_t m
     /* A panel read in place pays off when few panels of the other operand
      * reuse it: then packing it costs as much as the products it feeds. */
     const int direct_a = blk->direct && (job->a_in_place || n1 - n0 <= FM_GEMM_DIRECT_A * nr);
-    /* (not for the training loop's first-layer gradient, c_panel: read in
-     * place, its B's rows 1 KiB apart crowd a few L1 sets) */
     const int direct_b = blk->direct && !job->trans_b && job->prepacked == NULL &&
-                         !job->c_panel && m1 - m0 <= FM_GEMM_DIRECT_B * mr;
+                         m1 - m0 <= FM_GEMM_DIRECT_B * mr;
     const ptrdiff_t n_pad = ceil_div(job->n, nr) * nr; /* of a prepacked B */
     const ptrdiff_t rs_a = job->trans_a ? 1 : job->lda, cs_a = job->trans_a ? job->lda : 1;
 
@@ -621,19 +619,27 @@ static size_t prepacked_size(const fm_gemm_blocking *blk, ptrdiff_t k, ptrdiff_t
  * block pc (depth rows, kc but the last) holds its rows as n_pad columns,
  * panel by panel (the panel of column j at pc * n_pad + j * depth, each of
  * its rows NR values), so the rows of a block can be packed in pieces. */
-static void prepack_rows(const type_ops *ops, const fm_gemm_blocking *blk, ptrdiff_t k,
-                         ptrdiff_t n, const char *b, ptrdiff_t ldb, ptrdiff_t p0, ptrdiff_t p1,
-                         char *packed)
+static void prepack_block(const type_ops *ops, const fm_gemm_blocking *blk, ptrdiff_t k,
+                          ptrdiff_t n, const char *b, ptrdiff_t ldb, ptrdiff_t p0, ptrdiff_t p1,
+                          ptrdiff_t j0, ptrdiff_t j1, char *packed)
 {
     const size_t es = ops->size;
     const ptrdiff_t nr = blk->nr, kc = depth_block(blk->kc, k), n_pad = ceil_div(n, nr) * nr;
     for (ptrdiff_t pc = p0 / kc * kc; pc < p1; pc += kc) {
         ptrdiff_t depth = min_pd(kc, k - pc), r0 = p0 > pc ? p0 : pc;
         ptrdiff_t r1 = min_pd(p1, pc + depth);
-        for (ptrdiff_t j = 0; j < n; j += nr)
-            blk->pack_b(1, b + (size_t)(r0 * ldb + j) * es, ldb, min_pd(nr, n - j), r1 - r0,
+        for (ptrdiff_t j = j0; j < j1; j += nr)
+            blk->pack_b(1, b + (size_t)(r0 * ldb + j) * es, ldb, min_pd(nr, j1 - j), r1 - r0,
                         packed + (size_t)(pc * n_pad + j * depth + (r0 - pc) * nr) * es);
     }
+}
+
+/* (rows [p0, p1), all columns; j0 below is always on a panel boundary) */
+static void prepack_rows(const type_ops *ops, const fm_gemm_blocking *blk, ptrdiff_t k,
+                         ptrdiff_t n, const char *b, ptrdiff_t ldb, ptrdiff_t p0, ptrdiff_t p1,
+                         char *packed)
+{
+    prepack_block(ops, blk, k, n, b, ldb, p0, p1, 0, n, packed);
 }
 
 static void gemm_prepacked(const type_ops *ops, const fm_gemm_blocking *blk, ptrdiff_t m,
@@ -679,9 +685,10 @@ static void gemm_prepacked(const type_ops *ops, const fm_gemm_blocking *blk, ptr
  * loop's first-layer weight gradient, written where its optimizer state
  * lives. A row block of C never spans two depth blocks of the layout, so
  * the rows go in one piece per depth block they touch; each piece is an
- * ordinary GEMM whose tiles land in NR-wide panels. Each element is the
- * same sum as fm_gemm's with this blocking. Returns 0 if its packing
- * buffers could not be allocated (nothing written). */
+ * ordinary GEMM whose tiles land in NR-wide panels, and all of them read
+ * one packed copy of B's columns. Each element is the same sum as fm_gemm's
+ * with this blocking. Returns 0 if its packing buffers could not be
+ * allocated (nothing written). */
 static int gemm_to_prepacked(const type_ops *ops, const fm_gemm_blocking *blk, int trans_a,
                              ptrdiff_t m, ptrdiff_t n, ptrdiff_t j0, ptrdiff_t j1, ptrdiff_t k,
                              const char *a, ptrdiff_t lda, const char *b, ptrdiff_t ldb,
@@ -692,19 +699,20 @@ static int gemm_to_prepacked(const type_ops *ops, const fm_gemm_blocking *blk, i
     const ptrdiff_t n_pad = ceil_div(n, nr) * nr;
     gemm_buffers buf = buffer_sizes(blk, min_pd(m, kc_out), j1 - j0, k);
     size_t a_bytes = round_up64((size_t)(buf.mc * buf.kc) * es);
-    char *ws = ws_take(a_bytes + round_up64((size_t)(buf.kc * buf.nc) * es));
+    char *ws = ws_take(a_bytes + round_up64((size_t)(k * n_pad) * es));
     if (ws == NULL)
         return 0;
     buf.packed_a = ws;
-    buf.packed_b = ws + a_bytes;
+    char *packed_b = ws + a_bytes; /* B (k x n) in the prepacked layout, columns j0..j1 */
+    prepack_block(ops, blk, k, n, b, ldb, 0, k, j0, j1, packed_b);
     for (ptrdiff_t s0 = r0; s0 < r0 + m;) {
         ptrdiff_t pc = s0 / kc_out * kc_out, depth = min_pd(kc_out, k_total - pc);
         ptrdiff_t s1 = min_pd(r0 + m, pc + depth);
         ptrdiff_t a_off = trans_a ? s0 - r0 : (s0 - r0) * lda;
         gemm_job job = {ops, blk, trans_a, 0, s1 - s0, n, k, ops->one, ops->zero,
-                        a + (size_t)a_off * es, b, lda, ldb,
+                        a + (size_t)a_off * es, NULL, lda, 0,
                         packed + (size_t)(pc * n_pad + (s0 - pc) * nr) * es, nr, NULL,
-                        FM_ACT_IDENTITY, 0.0, NULL, 0, NULL, nr * depth};
+                        FM_ACT_IDENTITY, 0.0, packed_b, 0, NULL, nr * depth};
         gemm_block(&job, &buf, 0, s1 - s0, j0, j1);
         s0 = s1;
     }

@@ -532,8 +532,8 @@ static ptrdiff_t FN(team_steps)(const FN(train_ctx) *c, ptrdiff_t first_step, pt
                                  out_cols);
         FN(team_barrier)(nt);
     }
-    /* Each thread its own rows, which no other thread writes or (the steps
-     * being over) reads. */
+    /* Each thread its own rows: every update is done (the last barrier, or
+     * a stop before the step's update), and no thread reads them now. */
     if (c->first_grad != NULL)
         FN(first_state_share)(c, 0, tid, nt);
     return done;
