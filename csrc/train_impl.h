@@ -122,12 +122,22 @@ static void FN(pack_kernels_share)(const fm_mlp *net, const T *params, T *const 
     }
 }
 
+/* A first layer with fewer weights than this keeps its gradient and state
+ * row-major: the packed path costs a few calls more a step, which a small
+ * kernel's packing does not repay (8-64-64-1 regression, batch 32, one
+ * thread: 13.35-13.94 us a step packed, 13.22-13.71 not). Larger ones gain:
+ * the 784-256-128-10 MLP on one thread, batch 32, 0.684 s/epoch against
+ * 0.798; batch 128, 0.490 against 0.506. */
+#define FM_FIRST_PACKED_MIN 4096
+
 /* Whether the first layer's gradient and optimizer state are kept in its
  * packed kernel's layout during fm_train_steps (see update_first_block):
- * whenever the weight-gradient GEMM can write that layout. */
+ * whenever the weight-gradient GEMM can write that layout, for all but
+ * small kernels. */
 static int FN(first_kept_packed)(const fm_mlp *net)
 {
-    return FN(fm_gemm_to_prepacked_ok)(1, net->dims[1]);
+    return net->dims[0] * net->dims[1] >= FM_FIRST_PACKED_MIN &&
+           FN(fm_gemm_to_prepacked_ok)(1, net->dims[1]);
 }
 
 /* The first layer's packed gradient, slot 1 and slot 2 start 1, 2 and 3
