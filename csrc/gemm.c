@@ -130,25 +130,19 @@ static size_t round_up64(size_t x) { return (x + 63) & ~(size_t)63; }
     }
 
 /* The fallbacks' product over a prepacked B (gemm_prepacked.h): columns
- * [j0, j1) of C = A B, B(p, j) found in depth block pc, panel j / nr. */
+ * [j0, j1) of C = A B, B k deep and of shape sh. */
 #define DEFINE_NAIVE_PACKED(T, NAME)                                             \
-    static void NAME(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const void *a_,       \
-                     ptrdiff_t lda, const void *packed_, ptrdiff_t nr,            \
-                     ptrdiff_t kc, ptrdiff_t j0, ptrdiff_t j1, void *c_,          \
-                     ptrdiff_t ldc)                                              \
+    static void NAME(ptrdiff_t m, ptrdiff_t k, const void *a_, ptrdiff_t lda,     \
+                     const void *packed_, fm_prepacked_shape sh, ptrdiff_t j0,    \
+                     ptrdiff_t j1, void *c_, ptrdiff_t ldc)                      \
     {                                                                            \
         const T *a = a_, *packed = packed_;                                      \
         T *c = c_;                                                               \
-        ptrdiff_t n_pad = (n + nr - 1) / nr * nr;                                \
         for (ptrdiff_t i = 0; i < m; i++)                                        \
             for (ptrdiff_t j = j0; j < j1; j++) {                                \
                 T s = 0;                                                         \
-                for (ptrdiff_t p = 0; p < k; p++) {                              \
-                    ptrdiff_t pc = p / kc * kc;                                  \
-                    ptrdiff_t depth = k - pc < kc ? k - pc : kc;                 \
-                    s += a[i * lda + p] * packed[pc * n_pad + j / nr * nr * depth + \
-                                                 (p - pc) * nr + j % nr];         \
-                }                                                                \
+                for (ptrdiff_t p = 0; p < k; p++)                                \
+                    s += a[i * lda + p] * packed[fm_prepacked_at(sh, k, p, j)];  \
                 c[i * ldc + j] = s;                                              \
             }                                                                    \
     }
@@ -194,9 +188,8 @@ typedef struct {
     int (*column_finite)(const void *, ptrdiff_t, ptrdiff_t);
     void (*naive)(int, int, ptrdiff_t, ptrdiff_t, ptrdiff_t, const void *, const void *,
                   ptrdiff_t, const void *, ptrdiff_t, const void *, void *, ptrdiff_t);
-    void (*naive_packed)(ptrdiff_t, ptrdiff_t, ptrdiff_t, const void *, ptrdiff_t,
-                         const void *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, void *,
-                         ptrdiff_t);
+    void (*naive_packed)(ptrdiff_t, ptrdiff_t, const void *, ptrdiff_t, const void *,
+                         fm_prepacked_shape, ptrdiff_t, ptrdiff_t, void *, ptrdiff_t);
 } type_ops;
 
 static const float one_f32 = 1.0f, zero_f32 = 0.0f;
@@ -217,6 +210,13 @@ static ptrdiff_t depth_block(ptrdiff_t kc, ptrdiff_t k)
     ptrdiff_t blocks = (k + kc / 2) / kc;
     blocks = blocks > 1 ? blocks : 1;
     return min_pd((ceil_div(k, blocks) + 7) / 8 * 8, k);
+}
+
+/* The prepacked layout of a k x n B for this blocking (gemm_prepacked.h). */
+static fm_prepacked_shape packed_shape(const fm_gemm_blocking *blk, ptrdiff_t k, ptrdiff_t n)
+{
+    fm_prepacked_shape sh = {blk->nr, depth_block(blk->kc, k), ceil_div(n, blk->nr) * blk->nr};
+    return sh;
 }
 
 /* ---- the arch table ----------------------------------------------------- */
@@ -298,7 +298,9 @@ typedef struct {
     int a_in_place;        /* read full panels of A in place, whatever the width */
     int *nonfinite;        /* if not NULL: set to 1 if a sum of C's first column is NaN/inf */
     ptrdiff_t c_panel;     /* 0: C row-major; else C in NR-wide panels this far apart (rows
-                            * ldc = NR apart within one): a prepacked layout's depth block */
+                            * ldc = NR apart within one): a prepacked layout's depth block.
+                            * Only with no bias, identity, no nonfinite check: the row-panel
+                            * epilogue and softmax address C row-major. */
 } gemm_job;
 
 /* The packing buffers of one thread, and the block sizes they were sized
@@ -369,8 +371,10 @@ static void gemm_block(const gemm_job *job, const gemm_buffers *buf, ptrdiff_t m
     /* A panel read in place pays off when few panels of the other operand
      * reuse it: then packing it costs as much as the products it feeds. */
     const int direct_a = blk->direct && (job->a_in_place || n1 - n0 <= FM_GEMM_DIRECT_A * nr);
+    /* (not for the training loop's first-layer gradient, c_panel: read in
+     * place, its B's rows 1 KiB apart crowd a few L1 sets) */
     const int direct_b = blk->direct && !job->trans_b && job->prepacked == NULL &&
-                         m1 - m0 <= FM_GEMM_DIRECT_B * mr;
+                         !job->c_panel && m1 - m0 <= FM_GEMM_DIRECT_B * mr;
     const ptrdiff_t n_pad = ceil_div(job->n, nr) * nr; /* of a prepacked B */
     const ptrdiff_t rs_a = job->trans_a ? 1 : job->lda, cs_a = job->trans_a ? job->lda : 1;
 
@@ -619,27 +623,18 @@ static size_t prepacked_size(const fm_gemm_blocking *blk, ptrdiff_t k, ptrdiff_t
  * block pc (depth rows, kc but the last) holds its rows as n_pad columns,
  * panel by panel (the panel of column j at pc * n_pad + j * depth, each of
  * its rows NR values), so the rows of a block can be packed in pieces. */
-static void prepack_block(const type_ops *ops, const fm_gemm_blocking *blk, ptrdiff_t k,
-                          ptrdiff_t n, const char *b, ptrdiff_t ldb, ptrdiff_t p0, ptrdiff_t p1,
-                          ptrdiff_t j0, ptrdiff_t j1, char *packed)
-{
-    const size_t es = ops->size;
-    const ptrdiff_t nr = blk->nr, kc = depth_block(blk->kc, k), n_pad = ceil_div(n, nr) * nr;
-    for (ptrdiff_t pc = p0 / kc * kc; pc < p1; pc += kc) {
-        ptrdiff_t depth = min_pd(kc, k - pc), r0 = p0 > pc ? p0 : pc;
-        ptrdiff_t r1 = min_pd(p1, pc + depth);
-        for (ptrdiff_t j = j0; j < j1; j += nr)
-            blk->pack_b(1, b + (size_t)(r0 * ldb + j) * es, ldb, min_pd(nr, j1 - j), r1 - r0,
-                        packed + (size_t)(pc * n_pad + j * depth + (r0 - pc) * nr) * es);
-    }
-}
-
-/* (rows [p0, p1), all columns; j0 below is always on a panel boundary) */
 static void prepack_rows(const type_ops *ops, const fm_gemm_blocking *blk, ptrdiff_t k,
                          ptrdiff_t n, const char *b, ptrdiff_t ldb, ptrdiff_t p0, ptrdiff_t p1,
                          char *packed)
 {
-    prepack_block(ops, blk, k, n, b, ldb, p0, p1, 0, n, packed);
+    const size_t es = ops->size;
+    const fm_prepacked_shape sh = packed_shape(blk, k, n);
+    for (ptrdiff_t pc = p0 / sh.kc * sh.kc; pc < p1; pc += sh.kc) {
+        ptrdiff_t r0 = p0 > pc ? p0 : pc, r1 = min_pd(p1, pc + sh.kc);
+        for (ptrdiff_t j = 0; j < n; j += sh.nr)
+            blk->pack_b(1, b + (size_t)(r0 * ldb + j) * es, ldb, min_pd(sh.nr, n - j), r1 - r0,
+                        packed + (size_t)fm_prepacked_at(sh, k, r0, j) * es);
+    }
 }
 
 static void gemm_prepacked(const type_ops *ops, const fm_gemm_blocking *blk, ptrdiff_t m,
@@ -666,7 +661,7 @@ static void gemm_prepacked(const type_ops *ops, const fm_gemm_blocking *blk, ptr
                                  : NULL;
     if (ws == NULL) {
         /* no room to pack A (or columns off the panels): the slow way */
-        ops->naive_packed(m, n, k, a, lda, packed, blk->nr, buf.kc, j0, j1, c, ldc);
+        ops->naive_packed(m, k, a, lda, packed, packed_shape(blk, k, n), j0, j1, c, ldc);
         if (nonfinite != NULL && !ops->column_finite(c_j0, ldc, m))
             *nonfinite = 1;
         finish_whole(ops, m, j1 - j0, c_j0, ldc, bias_j0, act, slope);
@@ -685,34 +680,31 @@ static void gemm_prepacked(const type_ops *ops, const fm_gemm_blocking *blk, ptr
  * loop's first-layer weight gradient, written where its optimizer state
  * lives. A row block of C never spans two depth blocks of the layout, so
  * the rows go in one piece per depth block they touch; each piece is an
- * ordinary GEMM whose tiles land in NR-wide panels, and all of them read
- * one packed copy of B's columns. Each element is the same sum as fm_gemm's
- * with this blocking. Returns 0 if its packing buffers could not be
- * allocated (nothing written). */
+ * ordinary GEMM whose tiles land in NR-wide panels. Each element is the
+ * same sum as fm_gemm's with this blocking. Returns 0 if its packing
+ * buffers could not be allocated (nothing written). */
 static int gemm_to_prepacked(const type_ops *ops, const fm_gemm_blocking *blk, int trans_a,
                              ptrdiff_t m, ptrdiff_t n, ptrdiff_t j0, ptrdiff_t j1, ptrdiff_t k,
                              const char *a, ptrdiff_t lda, const char *b, ptrdiff_t ldb,
                              ptrdiff_t k_total, ptrdiff_t r0, char *packed)
 {
     const size_t es = ops->size;
-    const ptrdiff_t nr = blk->nr, kc_out = depth_block(blk->kc, k_total);
-    const ptrdiff_t n_pad = ceil_div(n, nr) * nr;
-    gemm_buffers buf = buffer_sizes(blk, min_pd(m, kc_out), j1 - j0, k);
+    const fm_prepacked_shape sh = packed_shape(blk, k_total, n);
+    gemm_buffers buf = buffer_sizes(blk, min_pd(m, sh.kc), j1 - j0, k);
     size_t a_bytes = round_up64((size_t)(buf.mc * buf.kc) * es);
-    char *ws = ws_take(a_bytes + round_up64((size_t)(k * n_pad) * es));
+    char *ws = ws_take(a_bytes + round_up64((size_t)(buf.kc * buf.nc) * es));
     if (ws == NULL)
         return 0;
     buf.packed_a = ws;
-    char *packed_b = ws + a_bytes; /* B (k x n) in the prepacked layout, columns j0..j1 */
-    prepack_block(ops, blk, k, n, b, ldb, 0, k, j0, j1, packed_b);
+    buf.packed_b = ws + a_bytes;
     for (ptrdiff_t s0 = r0; s0 < r0 + m;) {
-        ptrdiff_t pc = s0 / kc_out * kc_out, depth = min_pd(kc_out, k_total - pc);
+        ptrdiff_t pc = s0 / sh.kc * sh.kc, depth = min_pd(sh.kc, k_total - pc);
         ptrdiff_t s1 = min_pd(r0 + m, pc + depth);
         ptrdiff_t a_off = trans_a ? s0 - r0 : (s0 - r0) * lda;
         gemm_job job = {ops, blk, trans_a, 0, s1 - s0, n, k, ops->one, ops->zero,
-                        a + (size_t)a_off * es, NULL, lda, 0,
-                        packed + (size_t)(pc * n_pad + (s0 - pc) * nr) * es, nr, NULL,
-                        FM_ACT_IDENTITY, 0.0, packed_b, 0, NULL, nr * depth};
+                        a + (size_t)a_off * es, b, lda, ldb,
+                        packed + (size_t)fm_prepacked_at(sh, k_total, s0, 0) * es, sh.nr,
+                        NULL, FM_ACT_IDENTITY, 0.0, NULL, 0, NULL, sh.nr * depth};
         gemm_block(&job, &buf, 0, s1 - s0, j0, j1);
         s0 = s1;
     }
@@ -726,14 +718,12 @@ static void unpack_rows(const type_ops *ops, const fm_gemm_blocking *blk, ptrdif
                         ptrdiff_t ldb)
 {
     const size_t es = ops->size;
-    const ptrdiff_t nr = blk->nr, kc = depth_block(blk->kc, k), n_pad = ceil_div(n, nr) * nr;
-    for (ptrdiff_t p = p0; p < p1; p++) {
-        ptrdiff_t pc = p / kc * kc, depth = min_pd(kc, k - pc);
-        for (ptrdiff_t j = 0; j < n; j += nr)
+    const fm_prepacked_shape sh = packed_shape(blk, k, n);
+    for (ptrdiff_t p = p0; p < p1; p++)
+        for (ptrdiff_t j = 0; j < n; j += sh.nr)
             memcpy(b + (size_t)(p * ldb + j) * es,
-                   packed + (size_t)(pc * n_pad + j * depth + (p - pc) * nr) * es,
-                   (size_t)min_pd(nr, n - j) * es);
-    }
+                   packed + (size_t)fm_prepacked_at(sh, k, p, j) * es,
+                   (size_t)min_pd(sh.nr, n - j) * es);
 }
 
 #define DEFINE_PREPACKED_API(T, SFX, F64)                                              \
@@ -753,10 +743,7 @@ static void unpack_rows(const type_ops *ops, const fm_gemm_blocking *blk, ptrdif
     }                                                                                  \
     fm_prepacked_shape fm_prepacked_shape_##SFX(ptrdiff_t k, ptrdiff_t n)                \
     {                                                                                  \
-        const fm_gemm_blocking *blk = prepacked_blocking(selected_arch(), F64, n);      \
-        fm_prepacked_shape shape = {blk->nr, depth_block(blk->kc, k),                    \
-                                    ceil_div(n, blk->nr) * blk->nr};                     \
-        return shape;                                                                  \
+        return packed_shape(prepacked_blocking(selected_arch(), F64, n), k, n);          \
     }                                                                                  \
     int fm_gemm_to_prepacked_ok_##SFX(int trans_a, ptrdiff_t n)                          \
     {                                                                                  \

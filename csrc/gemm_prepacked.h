@@ -35,6 +35,16 @@ typedef struct {
     ptrdiff_t nr, kc, n_pad;
 } fm_prepacked_shape;
 
+/* Where element (p, j) of a k x n B of this shape sits in its packed copy;
+ * for j on a panel boundary, also where the run of rows p.. of that panel
+ * (to the end of p's depth block) starts. */
+static inline ptrdiff_t fm_prepacked_at(fm_prepacked_shape sh, ptrdiff_t k, ptrdiff_t p,
+                                        ptrdiff_t j)
+{
+    ptrdiff_t pc = p / sh.kc * sh.kc, depth = k - pc < sh.kc ? k - pc : sh.kc;
+    return pc * sh.n_pad + j / sh.nr * sh.nr * depth + (p - pc) * sh.nr + j % sh.nr;
+}
+
 #define FM_DEFINE_PREPACKED(T, SFX)                                                     \
     /* Elements of the packed copy of a k x n B. */                                    \
     size_t fm_prepacked_size_##SFX(ptrdiff_t k, ptrdiff_t n);                          \
@@ -53,8 +63,8 @@ typedef struct {
     int fm_gemm_to_prepacked_ok_##SFX(int trans_a, ptrdiff_t n);                       \
     /* Columns [j0, j1) of C = op(A) B (m x n, B k x n row-major, ldb; j0 a        \
      * multiple of fm_prepacked_align) into rows [r0, r0 + m) of a k_total x n        \
-     * matrix in the packed layout, each element the same bits as fm_gemm's; on the   \
-     * calling thread. Padding lanes are not written. Returns 0, having written       \
+     * matrix in the packed layout, each element the same bits as fm_gemm's blocked  \
+     * path (not its no-memory fallback loops); on the calling thread. Padding lanes are not written. Returns 0, having written       \
      * nothing, if it cannot (not _ok, j0 off a panel, k < 1, or no memory). */       \
     int fm_gemm_to_prepacked_##SFX(int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t j0,  \
                                    ptrdiff_t j1, ptrdiff_t k, const T *a, ptrdiff_t lda,  \

@@ -348,7 +348,10 @@ static void FN(rows_pass)(const FN(train_ctx) *c, ptrdiff_t n, ptrdiff_t r0, ptr
 
 /* Rows [f0, f1) x columns [k0, k1) of the first layer's weight gradient,
  * by way of its row-major buffer, into its packed copy: for when the GEMM
- * cannot write the packed layout itself (no memory for its buffers). */
+ * cannot write the packed layout itself (no memory for its buffers). For
+ * k1 - k0 columns fm_gemm may pick a narrower kernel than for the whole
+ * layer; every kernel sums each element in the same order over the same
+ * depth blocks (gemm_kernel.h), so the bits are the same. */
 static void FN(first_grad_fallback)(const FN(train_ctx) *c, ptrdiff_t n, ptrdiff_t f0,
                                     ptrdiff_t f1, ptrdiff_t k0, ptrdiff_t k1)
 {
@@ -357,12 +360,9 @@ static void FN(first_grad_fallback)(const FN(train_ctx) *c, ptrdiff_t n, ptrdiff
     T *g = c->grads + c->w_off[0];
     FN(fm_gemm)(1, 0, f1 - f0, k1 - k0, n, (T)1, c->xb + f0, d[0], c->deltas[0] + k0, d[1],
                 (T)0, g + f0 * d[1] + k0, d[1], NULL, FM_ACT_IDENTITY, (T)0);
-    for (ptrdiff_t p = f0; p < f1; p++) {
-        ptrdiff_t pc = p / sh.kc * sh.kc, depth = d[0] - pc < sh.kc ? d[0] - pc : sh.kc;
+    for (ptrdiff_t p = f0; p < f1; p++)
         for (ptrdiff_t j = k0; j < k1; j++)
-            c->first_grad[pc * sh.n_pad + j / sh.nr * sh.nr * depth + (p - pc) * sh.nr +
-                          j % sh.nr] = g[p * d[1] + j];
-    }
+            c->first_grad[fm_prepacked_at(sh, d[0], p, j)] = g[p * d[1] + j];
 }
 
 /*
@@ -370,8 +370,9 @@ static void FN(first_grad_fallback)(const FN(train_ctx) *c, ptrdiff_t n, ptrdiff
  * layer's weight gradient and their update, all in its packed kernel's
  * layout: the GEMM writes the gradient's tiles into the panels, and the
  * optimizer (elementwise, so layout-blind) runs over one contiguous run per
- * panel and depth block, padding lanes included (they stay 0, or NaN if
- * an epsilon rounds to 0, and no GEMM stores them). The next forward then
+ * panel and depth block, padding lanes included: they stay 0 (NaN if
+ * epsilon is 0 in T or flushed as a subnormal), and no GEMM stores them or
+ * any result it stores reads them. The next forward then
  * reads the updated kernel where it is, with no packing pass, and the
  * row-major kernel and state are not touched until fm_train_steps ends.
  *
@@ -400,10 +401,9 @@ static void FN(update_first_block)(const FN(train_ctx) *c, ptrdiff_t n,
                                   d[1], d[0], f0, c->first_grad))
         FN(first_grad_fallback)(c, n, f0, f1, k0, k1);
     for (ptrdiff_t pc = f0 / sh.kc * sh.kc; pc < f1; pc += sh.kc) {
-        ptrdiff_t depth = d[0] - pc < sh.kc ? d[0] - pc : sh.kc;
-        ptrdiff_t r0 = f0 > pc ? f0 : pc, r1 = f1 < pc + depth ? f1 : pc + depth;
+        ptrdiff_t r0 = f0 > pc ? f0 : pc, r1 = f1 < pc + sh.kc ? f1 : pc + sh.kc;
         for (ptrdiff_t j = k0; j < k1; j += sh.nr) {
-            ptrdiff_t at = pc * sh.n_pad + j * depth + (r0 - pc) * sh.nr;
+            ptrdiff_t at = fm_prepacked_at(sh, d[0], r0, j);
             FN(fm_update_apply)(update, at, at + (r1 - r0) * sh.nr);
         }
     }
