@@ -44,14 +44,15 @@ def make_data(loss, rows=203, features=13, classes=5, seed=0):
 # deeper than one of the GEMM's K blocks, so the threads' shares of its
 # packed copy (gemm_prepacked.h) cross a block boundary. The first layer's
 # gradient and optimizer state are kept in that packed layout during the loop
-# when its weight-gradient GEMM can write it, as for these widths on every
-# SIMD path, and updated by columns or by rows as its forward is split; a
-# first layer 9 wide is narrower than AVX-512's float32 panels, which keeps
-# them row-major there (and packed on the other paths, in one panel).
+# (from 4096 weights) when its weight-gradient GEMM uses the layout's own
+# blocking, and updated by columns or by rows as its forward is split. On
+# AVX-512, a first layer 8 wide keeps them row-major in float32 (that GEMM
+# takes the transposed narrow kernel) and packed in 8-wide panels in
+# float64; 16 wide, packed in float32's 16-wide narrow panels.
 SIZES = {"serial": (13, (17, 7), 203, 16), "team": (61, (131, 67), 203, 37),
          "team-wide-batch": (61, (131, 67), 403, 130), "team-deep": (600, (131, 67), 203, 37),
          "team-deep-wide-batch": (600, (131, 67), 403, 130),
-         "team-narrow-first": (600, (9, 67), 203, 64)}
+         "team-first-8": (600, (8, 67), 203, 64), "team-first-16": (600, (16, 67), 203, 64)}
 
 
 def train(case, dtype, python_path, monkeypatch, epochs=3, size="serial"):
@@ -88,7 +89,7 @@ C_OPS = backends.get("c")
 
 
 @pytest.mark.parametrize("size", ["team", "team-wide-batch", "team-deep",
-                                  "team-deep-wide-batch", "team-narrow-first"])
+                                  "team-deep-wide-batch", "team-first-8", "team-first-16"])
 @pytest.mark.parametrize("arch", C_OPS.available_archs())
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("case", CASES, ids=[f"{c[2]}-{c[1]}" for c in CASES])
@@ -114,16 +115,17 @@ def assert_same_training(case, dtype, monkeypatch, size):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("size", ["team", "team-deep-wide-batch"],
                          ids=["first-layer-by-columns", "first-layer-by-rows"])
-def test_without_gemm_workspaces_the_c_loop_still_trains_as_the_python_loop(size, threads,
+def test_without_gemm_workspaces_the_c_loop_still_trains_as_the_python_loop(size, dtype, threads,
                                                                            monkeypatch):
     # Denied their packing buffers (as when memory runs out), the GEMMs fall
     # back to plain loops, and the first layer's gradient reaches its packed
     # copy by way of the row-major one: both loops still agree bit for bit.
     with C_OPS.refused_workspaces():
-        assert_same_training(CASES[0], "float32", monkeypatch, size)
-        model, _ = train(CASES[0], "float32", False, monkeypatch, epochs=1, size=size)
+        assert_same_training(CASES[0], dtype, monkeypatch, size)
+        model, _ = train(CASES[0], dtype, False, monkeypatch, epochs=1, size=size)
         x, _ = make_data(CASES[0][2], rows=500, features=SIZES[size][0])
         monkeypatch.setattr(train_loop, "can_predict", lambda model: False)
         slow = model.predict(x, verbose=0)
@@ -164,21 +166,29 @@ def on_both_loops(monkeypatch, run):
     return results
 
 
+@pytest.mark.parametrize("arch", C_OPS.available_archs())
+@pytest.mark.parametrize("units", [5, 20])
 @pytest.mark.parametrize("width", [13, 4099], ids=["serial", "team"])
-def test_nan_loss_in_the_c_loop_stops_where_the_python_loop_does(width, threads, monkeypatch):
-    x, y = make_data("mse", features=width)
+def test_nan_loss_in_the_c_loop_stops_where_the_python_loop_does(width, units, arch, threads,
+                                                                monkeypatch):
+    # 4099 x 20 keeps the layer's state packed on every SIMD path, 4099 x 5
+    # on all but AVX-512 (see SIZES)
+    x, y = make_data("mse", features=width, classes=units)
 
     def run():
-        model = fm.Sequential([fm.Input(shape=(width,)), fm.Dense(5)], seed=0)
+        model = fm.Sequential([fm.Input(shape=(width,)), fm.Dense(units)], seed=0)
         model.compile(optimizer=fm.optimizers.SGD(learning_rate=1e12), loss="mse")
         with pytest.raises(FloatingPointError, match=r"weights and optimizer state are as before") as err:
             model.fit(x, y, batch_size=16, epochs=3, verbose=0)
-        return str(err.value), model.params.copy(), model.optimizer.iterations
+        return str(err.value), model.params.copy(), model.grads.copy(), model.optimizer.iterations
 
-    (msg_c, params_c, it_c), (msg_py, params_py, it_py) = on_both_loops(monkeypatch, run)
+    with C_OPS.forced_arch(arch):
+        (msg_c, params_c, grads_c, it_c), (msg_py, params_py, grads_py, it_py) = \
+            on_both_loops(monkeypatch, run)
     assert msg_c == msg_py
     assert it_c == it_py
     np.testing.assert_array_equal(params_c, params_py)
+    np.testing.assert_array_equal(grads_c, grads_py)  # the last applied step's
 
 
 @pytest.mark.parametrize("rows, batch", [(301, 64), (1, 64), (1031, 300), (1031, 2000)])
@@ -241,10 +251,11 @@ def test_a_leading_flatten_still_takes_the_c_loop(monkeypatch):
 
 @pytest.mark.parametrize("last, loss", [("softmax", "sparse_categorical_crossentropy"),
                                         ("softmax", "mse"), ("sigmoid", "binary_crossentropy")])
-def test_a_single_layer_team_trains_as_the_python_loop(last, loss, threads, monkeypatch):
+@pytest.mark.parametrize("arch", C_OPS.available_archs())
+def test_a_single_layer_team_trains_as_the_python_loop(last, loss, arch, threads, monkeypatch):
     """One Dense layer wide enough for a team (4099 x 5 at batch 16): the
-    top layer is also the first, and softmax without its fused loss needs
-    whole rows."""
+    top layer is also the first (its state kept packed on all but AVX-512,
+    see SIZES), and softmax without its fused loss needs whole rows."""
     x, y = make_data(loss, features=4099)
     if loss == "mse":
         y = np.eye(5)[np.arange(len(x)) % 5]
@@ -255,6 +266,7 @@ def test_a_single_layer_team_trains_as_the_python_loop(last, loss, threads, monk
         history = model.fit(x, y, batch_size=16, epochs=2, verbose=0)
         return model.params.copy(), history.history
 
-    (params_c, hist_c), (params_py, hist_py) = on_both_loops(monkeypatch, run)
+    with C_OPS.forced_arch(arch):
+        (params_c, hist_c), (params_py, hist_py) = on_both_loops(monkeypatch, run)
     np.testing.assert_array_equal(params_c, params_py)
     assert hist_c == hist_py

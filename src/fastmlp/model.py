@@ -421,13 +421,17 @@ class Sequential:
             layer.backward(self.ops, acts[i], acts[i + 1], dy, dx, ws.work[i], training, **kwargs)
 
     def _step_loss(self, ws: _Workspace, x: np.ndarray, target: np.ndarray, training: bool,
-                   need_outputs: bool, backward: bool) -> tuple[float, list]:
-        """Forward, loss (+ penalties) and, if asked, backward for one batch."""
+                   need_outputs: bool, backward: bool,
+                   skip_bad: bool = False) -> tuple[float, list]:
+        """Forward, loss (+ penalties) and, if asked, backward for one batch.
+        With skip_bad, a NaN/inf loss skips the backward pass: that step is
+        not applied, so the gradients stay those of the last step that was
+        (as in the C loop, which stops before computing them)."""
         fused = self._fused_mode()
         acts = self._forward(ws, x, training, fused=fused, need_outputs=need_outputs)
         loss, start = self._loss_and_delta(ws, acts, target, fused)
         loss += self._penalty()
-        if backward:
+        if backward and not (skip_bad and not math.isfinite(loss)):
             self._backward(ws, acts, start, training, fused)
         return loss, acts
 
@@ -627,7 +631,8 @@ class Sequential:
             start, stop = step * batch_size, min(rows, (step + 1) * batch_size)
             xb, yb = _batch(x, y, order, start, stop, ws)
             loss, acts = self._step_loss(ws, xb, yb, training=True,
-                                         need_outputs=bool(metrics), backward=True)
+                                         need_outputs=bool(metrics), backward=True,
+                                         skip_bad=True)
             # The loss is known before the update: a bad step is never applied.
             if math.isfinite(loss):
                 self.optimizer.apply(self.ops, self.params, self.grads)
