@@ -59,12 +59,12 @@ int fm_arch_env_request(void);
 
 void fm_set_num_threads(int n);   /* omp_set_num_threads; 1 without OpenMP */
 int fm_get_num_threads(void);     /* omp_get_max_threads */
+int fm_openmp_version(void);      /* _OPENMP (yyyymm), 0 without OpenMP */
+const char *fm_compiler(void);    /* e.g. "GCC 12.2.0" */
 
 /* For tests: while refused (1), the GEMMs get no packing buffers, as when
  * memory runs out, and take their slow fallback paths (gemm.c). */
 void fm_refuse_gemm_workspaces(int refuse);
-int fm_openmp_version(void);      /* _OPENMP (yyyymm), 0 without OpenMP */
-const char *fm_compiler(void);    /* e.g. "GCC 12.2.0" */
 
 /* ---- GEMM (gemm.c + gemm_<arch>.c) -------------------------------------- */
 

@@ -582,15 +582,21 @@ static const fm_gemm_blocking *blocking(const fm_gemm_blocking *wide,
     return narrow->kernel != NULL && n <= narrow->nr ? narrow : wide;
 }
 
+/* The blocking fm_gemm uses for a C n wide, in float (f64 = 0) or double. */
+static const fm_gemm_blocking *type_blocking(const fm_gemm_arch *arch, int f64, int trans_a,
+                                             ptrdiff_t n)
+{
+    return f64 ? blocking(&arch->f64, &arch->f64_narrow, &arch->f64_narrow_t, trans_a, n)
+               : blocking(&arch->f32, &arch->f32_narrow, &arch->f32_narrow_t, trans_a, n);
+}
+
 void fm_gemm_f32(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                  float alpha, const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb,
                  float beta, float *c, ptrdiff_t ldc, const float *bias, int act,
                  float slope)
 {
-    const fm_gemm_arch *arch = selected_arch();
-    gemm_any(&ops_f32, blocking(&arch->f32, &arch->f32_narrow, &arch->f32_narrow_t, trans_a, n),
-             trans_a, trans_b, m, n, k, &alpha, alpha == 0, a, lda, b, ldb, &beta, c, ldc, bias,
-             act, slope);
+    gemm_any(&ops_f32, type_blocking(selected_arch(), 0, trans_a, n), trans_a, trans_b, m, n, k,
+             &alpha, alpha == 0, a, lda, b, ldb, &beta, c, ldc, bias, act, slope);
 }
 
 void fm_gemm_f64(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
@@ -598,10 +604,8 @@ void fm_gemm_f64(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k
                  ptrdiff_t ldb, double beta, double *c, ptrdiff_t ldc, const double *bias,
                  int act, double slope)
 {
-    const fm_gemm_arch *arch = selected_arch();
-    gemm_any(&ops_f64, blocking(&arch->f64, &arch->f64_narrow, &arch->f64_narrow_t, trans_a, n),
-             trans_a, trans_b, m, n, k, &alpha, alpha == 0, a, lda, b, ldb, &beta, c, ldc, bias,
-             act, slope);
+    gemm_any(&ops_f64, type_blocking(selected_arch(), 1, trans_a, n), trans_a, trans_b, m, n, k,
+             &alpha, alpha == 0, a, lda, b, ldb, &beta, c, ldc, bias, act, slope);
 }
 
 /* ---- a B packed once for many GEMMs (gemm_prepacked.h) ----------------- */
@@ -610,19 +614,12 @@ void fm_gemm_f64(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k
 static const fm_gemm_blocking *prepacked_blocking(const fm_gemm_arch *arch, int f64,
                                                   ptrdiff_t n)
 {
-    return f64 ? blocking(&arch->f64, &arch->f64_narrow, &arch->f64_narrow_t, 0, n)
-               : blocking(&arch->f32, &arch->f32_narrow, &arch->f32_narrow_t, 0, n);
+    return type_blocking(arch, f64, 0, n);
 }
 
-static size_t prepacked_size(const fm_gemm_blocking *blk, ptrdiff_t k, ptrdiff_t n)
-{
-    return (size_t)(k * ceil_div(n, blk->nr) * blk->nr);
-}
-
-/* Rows [p0, p1) of B into the layout of the GEMM's own packed blocks: depth
- * block pc (depth rows, kc but the last) holds its rows as n_pad columns,
- * panel by panel (the panel of column j at pc * n_pad + j * depth, each of
- * its rows NR values), so the rows of a block can be packed in pieces. */
+/* Rows [p0, p1) of B into the layout of the GEMM's own packed blocks
+ * (fm_prepacked_shape), one run per panel and depth block, so the rows of
+ * a block can be packed in pieces. */
 static void prepack_rows(const type_ops *ops, const fm_gemm_blocking *blk, ptrdiff_t k,
                          ptrdiff_t n, const char *b, ptrdiff_t ldb, ptrdiff_t p0, ptrdiff_t p1,
                          char *packed)
@@ -729,7 +726,8 @@ static void unpack_rows(const type_ops *ops, const fm_gemm_blocking *blk, ptrdif
 #define DEFINE_PREPACKED_API(T, SFX, F64)                                              \
     size_t fm_prepacked_size_##SFX(ptrdiff_t k, ptrdiff_t n)                           \
     {                                                                                  \
-        return prepacked_size(prepacked_blocking(selected_arch(), F64, n), k, n);      \
+        fm_prepacked_shape sh = fm_prepacked_shape_##SFX(k, n);                        \
+        return (size_t)(k * sh.n_pad);                                                 \
     }                                                                                  \
     ptrdiff_t fm_prepacked_align_##SFX(ptrdiff_t n)                                    \
     {                                                                                  \
@@ -749,19 +747,16 @@ static void unpack_rows(const type_ops *ops, const fm_gemm_blocking *blk, ptrdif
     {                                                                                  \
         const fm_gemm_arch *arch = selected_arch();                                    \
         /* fm_gemm's own blocking for this product, or the bits could differ */       \
-        return prepacked_blocking(arch, F64, n) ==                                     \
-               (F64 ? blocking(&arch->f64, &arch->f64_narrow, &arch->f64_narrow_t,      \
-                               trans_a, n)                                             \
-                    : blocking(&arch->f32, &arch->f32_narrow, &arch->f32_narrow_t,      \
-                               trans_a, n));                                           \
+        return prepacked_blocking(arch, F64, n) == type_blocking(arch, F64, trans_a, n); \
     }                                                                                  \
     int fm_gemm_to_prepacked_##SFX(int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t j0,  \
                                    ptrdiff_t j1, ptrdiff_t k, const T *a, ptrdiff_t lda,  \
                                    const T *b, ptrdiff_t ldb, ptrdiff_t k_total,          \
                                    ptrdiff_t r0, T *packed)                             \
     {                                                                                  \
-        const fm_gemm_blocking *blk = prepacked_blocking(selected_arch(), F64, n);      \
-        if (k <= 0 || j0 % blk->nr != 0 || !fm_gemm_to_prepacked_ok_##SFX(trans_a, n))  \
+        const fm_gemm_arch *arch = selected_arch();                                    \
+        const fm_gemm_blocking *blk = prepacked_blocking(arch, F64, n);                \
+        if (k <= 0 || j0 % blk->nr != 0 || blk != type_blocking(arch, F64, trans_a, n))  \
             return 0;                                                                  \
         if (m <= 0 || j1 <= j0)                                                        \
             return 1;                                                                  \

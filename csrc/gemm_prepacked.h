@@ -64,8 +64,9 @@ static inline ptrdiff_t fm_prepacked_at(fm_prepacked_shape sh, ptrdiff_t k, ptrd
     /* Columns [j0, j1) of C = op(A) B (m x n, B k x n row-major, ldb; j0 a        \
      * multiple of fm_prepacked_align) into rows [r0, r0 + m) of a k_total x n        \
      * matrix in the packed layout, each element the same bits as fm_gemm's blocked  \
-     * path (not its no-memory fallback loops); on the calling thread. Padding lanes are not written. Returns 0, having written       \
-     * nothing, if it cannot (not _ok, j0 off a panel, k < 1, or no memory). */       \
+     * path (not its no-memory fallback loops); on the calling thread. Padding        \
+     * lanes are not written. Returns 0, having written nothing, if it cannot (not    \
+     * _ok, j0 off a panel, k < 1, or no memory). */                                  \
     int fm_gemm_to_prepacked_##SFX(int trans_a, ptrdiff_t m, ptrdiff_t n, ptrdiff_t j0,  \
                                    ptrdiff_t j1, ptrdiff_t k, const T *a, ptrdiff_t lda,  \
                                    const T *b, ptrdiff_t ldb, ptrdiff_t k_total,          \
