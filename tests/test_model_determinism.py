@@ -106,15 +106,26 @@ def test_c_backend_is_thread_count_independent():
     assert h1 == h2
 
 
-def test_numpy_backend_is_blas_thread_count_independent():
+def test_numpy_backend_barely_depends_on_the_blas_thread_count():
+    # Bit-identity across BLAS thread counts is OpenBLAS's to give, not ours:
+    # its SkylakeX kernels give it, but its Haswell kernels (also picked on
+    # AMD Zen) split a GEMM's sums differently on 1 and 2 threads. What the
+    # reference backend itself must not add is any drift of its own, so the
+    # two runs agree as two float32 BLAS orderings do (the C-vs-NumPy bound
+    # below), and each thread count repeats itself bit for bit.
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=1, user_api="blas"):
-        w1, h1 = big_run("numpy")
-    with threadpool_limits(limits=2, user_api="blas"):
-        w2, h2 = big_run("numpy")
-    assert_identical(w1, w2)
-    assert h1 == h2
+    runs = {}
+    for n in (1, 2, 1):
+        with threadpool_limits(limits=n, user_api="blas"):
+            w, h = big_run("numpy")
+        if n in runs:
+            assert_identical(runs[n][0], w)
+            assert runs[n][1] == h
+        runs[n] = (w, h)
+    (w1, h1), (w2, h2) = runs[1], runs[2]
+    assert relative_gap(w1, w2) < 1e-4
+    np.testing.assert_allclose(h1["loss"], h2["loss"], rtol=1e-5)
 
 
 @pytest.mark.parametrize("optimizer", [
