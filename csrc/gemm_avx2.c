@@ -244,13 +244,21 @@ DEFINE_PACK(pack_nr_f64, double, 8, 4, __m256d, load_f64, store_f64, _mm256_setz
 
 /* The loops keep one 6 x KC panel of A in L1 (6 KiB at KC=256) and stream
  * the KC x NC block of B from L2 for each A panel, so NC is sized for the
- * 256-512 KiB L2 of AVX2-era cores: 256 KiB of B. */
+ * 256-512 KiB L2 of AVX2-era cores: 256 KiB of B (NC 128 and 512 measured
+ * no better on a Zen 3). B is always packed: read in place, a 16-wide
+ * panel of a 784 x 256 B walks 262 rows 1 KiB apart, 66 pages for a 64-entry
+ * L1 TLB. bench_gemm_c.py on a Zen 3, 2 threads, two alternated runs:
+ * 128x256x784 152-162 GFLOP/s packed against 139-154 in place, 128x128x256
+ * 156-157 against 148-153, 256x128x128 (A^T) 159-160 against 125-150; the
+ * other MLP shapes and 1024^3 the same within noise. */
 #ifndef FM_AVX2_NC
 #define FM_AVX2_NC 256
 #endif
 const fm_gemm_arch fm_gemm_arch_avx2 = {
-    .f32 = {.mr = MR, .nr = 16, .mc = 144, .kc = 256, .nc = FM_AVX2_NC, .kernel = kernel_f32, .direct = 1,
-            .pack_a = pack_mr_f32, .pack_b = pack_nr_f32, .edge = {{4, kernel_f32_4}}},
-    .f64 = {.mr = MR, .nr = 8, .mc = 72, .kc = 256, .nc = FM_AVX2_NC / 2, .kernel = kernel_f64, .direct = 1,
-            .pack_a = pack_mr_f64, .pack_b = pack_nr_f64, .edge = {{4, kernel_f64_4}}},
+    .f32 = {.mr = MR, .nr = 16, .mc = 144, .kc = 256, .nc = FM_AVX2_NC, .kernel = kernel_f32,
+            .direct = 1, .direct_a_only = 1, .pack_a = pack_mr_f32, .pack_b = pack_nr_f32,
+            .edge = {{4, kernel_f32_4}}},
+    .f64 = {.mr = MR, .nr = 8, .mc = 72, .kc = 256, .nc = FM_AVX2_NC / 2, .kernel = kernel_f64,
+            .direct = 1, .direct_a_only = 1, .pack_a = pack_mr_f64, .pack_b = pack_nr_f64,
+            .edge = {{4, kernel_f64_4}}},
 };

@@ -58,6 +58,9 @@ typedef struct {
     ptrdiff_t nc;      /* columns of B packed at once (multiple of nr; L2) */
     fm_gemm_ukr kernel;
     int direct;        /* kernel takes unpacked full tiles (see above) */
+    int direct_a_only; /* with `direct`: still pack a row-major B, reading only A in
+                        * place (where B's rows a power of two apart in place cost
+                        * more than the copy: AVX2 on Zen 3, see gemm_avx2.c) */
     fm_gemm_pack pack_a; /* W = mr */
     fm_gemm_pack pack_b; /* W = nr */
     /* Kernels of fewer rows for the tiles at the M edge, fewest rows first
