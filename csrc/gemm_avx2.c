@@ -14,6 +14,8 @@
 #include "gemm_kernel.h"
 
 #define MR 6
+#define MR_COLS 8  /* the narrow kernel (kernel_cols_f32) */
+#define NR_COLS 10
 
 /* Lane masks for the first n (0..8) of 8 32-bit lanes. */
 static __m256i mask32(int n)
@@ -137,6 +139,8 @@ static inline void store_f32(float *p, __m256 v, int n)
     } else if (n == 6) { /* a masked store costs several times more on AMD */
         _mm_storeu_ps(p, _mm256_castps256_ps128(v));
         _mm_storel_pi((__m64 *)(void *)(p + 4), _mm256_extractf128_ps(v, 1));
+    } else if (n == 2) {
+        _mm_storel_pi((__m64 *)(void *)p, _mm256_castps256_ps128(v));
     } else {
         _mm256_maskstore_ps(p, mask32(n), v);
     }
@@ -236,11 +240,79 @@ DEFINE_PACK(pack_mr_f32, float, MR, 8, __m256, load_f32, store_f32, _mm256_setze
             transpose8_ps)
 DEFINE_PACK(pack_nr_f32, float, 16, 8, __m256, load_f32, store_f32, _mm256_setzero_ps,
             transpose8_ps)
+DEFINE_PACK(pack_mr_cols_f32, float, MR_COLS, 8, __m256, load_f32, store_f32,
+            _mm256_setzero_ps, transpose8_ps)
+DEFINE_PACK(pack_nr_cols_f32, float, NR_COLS, 8, __m256, load_f32, store_f32,
+            _mm256_setzero_ps, transpose8_ps)
 DEFINE_PACK(pack_mr_f64, double, MR, 4, __m256d, load_f64, store_f64, _mm256_setzero_pd,
             transpose4_pd)
 DEFINE_PACK(pack_nr_f64, double, 8, 4, __m256d, load_f64, store_f64, _mm256_setzero_pd,
             transpose4_pd)
 
+
+/*
+ * The narrow kernel, for a C of at most NR_COLS columns (the 10-class output
+ * layer; the 1-wide output of a regression): vectors run along M instead,
+ * 8 rows of C a vector, one accumulator per column, so a 10-wide C uses
+ * every lane where the wide tile above computes 16 columns for 10. Per k
+ * step: one vector of A (a packed panel has rs_a = 1; so does a transposed
+ * A read in place, the weight gradient's X^T), 10 broadcasts of B's row, 10
+ * FMAs. Each product and sum is the wide kernel's, in the same order (an
+ * FMA's product commutes), so C gets the same bits from either. The tile is
+ * turned back to C's rows in the store: columns 0-7 by an 8 x 8 transpose,
+ * 8 and 9 one element at a time.
+ */
+static void kernel_cols_f32(ptrdiff_t k, const void *alpha_, const void *a_, ptrdiff_t rs_a,
+                            ptrdiff_t cs_a, const void *b_, ptrdiff_t rs_b, const void *beta_,
+                            void *c_, ptrdiff_t ldc, int mr, int nr)
+{
+    (void)rs_a; /* always 1 here (see above) */
+    const float *a = a_, *b = b_;
+    float *c = c_;
+    /* every loop over acc fully unrolled, or gcc keeps it in memory */
+    __m256 acc[NR_COLS];
+    _Pragma("GCC unroll 10") for (int j = 0; j < NR_COLS; j++)
+        acc[j] = _mm256_setzero_ps();
+    for (ptrdiff_t p = 0; p < k; p++, a += cs_a, b += rs_b) {
+        const __m256 av = _mm256_loadu_ps(a);
+        _Pragma("GCC unroll 10") for (int j = 0; j < NR_COLS; j++)
+            acc[j] = _mm256_fmadd_ps(av, _mm256_broadcast_ss(b + j), acc[j]);
+    }
+    const __m256 alpha = _mm256_set1_ps(*(const float *)alpha_);
+    const float beta = *(const float *)beta_;
+    _Pragma("GCC unroll 10") for (int j = 0; j < NR_COLS; j++)
+        acc[j] = _mm256_mul_ps(alpha, acc[j]);
+    float tail[2][MR_COLS]; /* columns 8 and 9, by row */
+    _mm256_storeu_ps(tail[0], acc[8]);
+    _mm256_storeu_ps(tail[1], acc[9]);
+    __m256 rows[8]; /* a copy: acc handed to the transpose stayed in memory */
+    _Pragma("GCC unroll 8") for (int i = 0; i < 8; i++)
+        rows[i] = acc[i];
+    transpose8_ps(rows); /* rows[i]: row i, columns 0-7 */
+    const int head = nr < 8 ? nr : 8;
+    const __m256i m = mask32(head);
+    const __m128 beta1 = _mm_set_ss(beta);
+    for (int i = 0; i < mr; i++) {
+        float *ci = c + i * ldc;
+        __m256 r = rows[i];
+        if (beta != 0)
+            r = _mm256_fmadd_ps(_mm256_set1_ps(beta), _mm256_maskload_ps(ci, m), r);
+        if (head == 8) {
+            _mm256_storeu_ps(ci, r);
+        } else { /* a masked store costs several times more on AMD */
+            float row[8];
+            _mm256_storeu_ps(row, r);
+            for (int j = 0; j < head; j++)
+                ci[j] = row[j];
+        }
+        for (int j = 8; j < nr; j++) {
+            __m128 t = _mm_set_ss(tail[j - 8][i]);
+            if (beta != 0)
+                t = _mm_fmadd_ss(beta1, _mm_set_ss(ci[j]), t);
+            ci[j] = _mm_cvtss_f32(t);
+        }
+    }
+}
 
 /* The loops keep one 6 x KC panel of A in L1 (6 KiB at KC=256) and stream
  * the KC x NC block of B from L2 for each A panel, so NC is sized for the
@@ -258,6 +330,15 @@ const fm_gemm_arch fm_gemm_arch_avx2 = {
     .f32 = {.mr = MR, .nr = 16, .mc = 144, .kc = 256, .nc = FM_AVX2_NC, .kernel = kernel_f32,
             .direct = 1, .direct_a_only = 1, .pack_a = pack_mr_f32, .pack_b = pack_nr_f32,
             .edge = {{4, kernel_f32_4}}},
+    /* The narrow kernel packs A (it needs rows side by side) unless A is
+     * transposed, and reads that in place when it can. Same KC as the wide
+     * blocking: the same depth blocks, so the same bits. */
+    .f32_narrow = {.mr = MR_COLS, .nr = NR_COLS, .mc = 144, .kc = 256, .nc = NR_COLS,
+                   .kernel = kernel_cols_f32, .pack_a = pack_mr_cols_f32,
+                   .pack_b = pack_nr_cols_f32},
+    .f32_narrow_t = {.mr = MR_COLS, .nr = NR_COLS, .mc = 144, .kc = 256, .nc = NR_COLS,
+                     .kernel = kernel_cols_f32, .direct = 1, .direct_a_only = 1,
+                     .pack_a = pack_mr_cols_f32, .pack_b = pack_nr_cols_f32},
     .f64 = {.mr = MR, .nr = 8, .mc = 72, .kc = 256, .nc = FM_AVX2_NC / 2, .kernel = kernel_f64,
             .direct = 1, .direct_a_only = 1, .pack_a = pack_mr_f64, .pack_b = pack_nr_f64,
             .edge = {{4, kernel_f64_4}}},

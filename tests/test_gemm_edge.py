@@ -69,3 +69,35 @@ def test_edge_rows_are_identical_on_one_and_two_threads(c_backend, dtype, make, 
                 with threads(nt):
                     results.append(c_backend.gemm(a, b, bias=bias, activation="relu"))
             np.testing.assert_array_equal(results[0], results[1], err_msg=arch)
+
+
+# The N edge: a C of at most 10 (AVX2) or 16 (AVX-512) columns runs a narrow
+# kernel, some with vectors along M instead of N; every kernel of an arch
+# sums each element's products in the same order over the same depth
+# blocks, so a column of C must not depend on how wide C is.
+NARROW_NS = [1, 2, 7, 8, 9, 10, 16]
+WIDE_N = 37
+
+
+@pytest.mark.parametrize("trans_a,trans_b", TRANSPOSES, ids=TRANS_IDS)
+def test_narrow_columns_equal_the_same_columns_of_a_wide_product(c_backend, dtype, make,
+                                                                  trans_a, trans_b):
+    big = tall_rows(max(EDGE_MS))
+    a_big = make((K, big) if trans_a else (big, K), dtype)
+    b_wide = make((WIDE_N, K) if trans_b else (K, WIDE_N), dtype)
+    bias_wide, c_wide = make((WIDE_N,), dtype), make((big, WIDE_N), dtype)
+    for arch in c_backend.available_archs():
+        with c_backend.forced_arch(arch):
+            for m in EDGE_MS:
+                a = np.ascontiguousarray(a_big[:, :m] if trans_a else a_big[:m])
+                # beta 0.3, not a power of two: beta * C is then rounded
+                # inside an FMA, or twice by a separate multiply and add
+                for act, beta in (("identity", 0.0), ("tanh", 0.3)):
+                    kw = dict(trans_a=trans_a, trans_b=trans_b, alpha=1.7, beta=beta,
+                              activation=act)
+                    wide = c_backend.gemm(a, b_wide, c_wide[:m].copy(), bias=bias_wide, **kw)
+                    for n in NARROW_NS:
+                        b = np.ascontiguousarray(b_wide[:n] if trans_b else b_wide[:, :n])
+                        got = c_backend.gemm(a, b, c_wide[:m, :n].copy(), bias=bias_wide[:n], **kw)
+                        np.testing.assert_array_equal(got, wide[:, :n],
+                                                      err_msg=f"{arch} m={m} n={n} {act}")
