@@ -357,7 +357,8 @@ static fm_gemm_ukr tile_kernel(const fm_gemm_blocking *blk, int rows)
  * With a `direct` kernel, full panels are read straight from A and from a
  * row-major B instead of packed copies: the panel is reused from cache just
  * the same, and the copy (up to a sixth of the time of the MLP's GEMMs) is
- * saved. Edge panels and a transposed B are still packed.
+ * saved. Edge panels and a transposed B are still packed, and so is every
+ * B of a blocking that says direct_a_only.
  */
 static void gemm_block(const gemm_job *job, const gemm_buffers *buf, ptrdiff_t m0,
                        ptrdiff_t m1, ptrdiff_t n0, ptrdiff_t n1)

@@ -6,8 +6,10 @@
  * 2 registers for the B row and one broadcast of A leave 1 of the 16 YMM
  * registers spare, and 12 FMAs per 2 loads keep both FMA ports busy.
  * Vectors run along N, the contiguous direction of row-major C. Full tiles
- * may be read in place (`direct`); edge tiles use masked loads and stores,
- * so every tile adds the same products in the same order.
+ * of A may be read in place (`direct`); edge tiles use masked loads and
+ * stores, so every tile adds the same products in the same order. A C of at
+ * most 10 columns runs a narrow kernel whose vectors run along M instead
+ * (kernel_cols_f32, below), with the same sums.
  */
 #include <immintrin.h>
 
@@ -131,7 +133,8 @@ static inline __m256 load_f32(const float *p, int n)
     return n > 0 ? _mm256_maskload_ps(p, mask32(n)) : _mm256_setzero_ps();
 }
 
-/* The first n (1..8, 6 being MR) lanes of v to p. */
+/* The first n lanes of v to p: all 8 when n >= 8, else n (6 is MR, 2 the
+ * last lanes of a 10-wide panel). */
 static inline void store_f32(float *p, __m256 v, int n)
 {
     if (n >= 8) {
@@ -196,11 +199,11 @@ static inline void transpose4_pd(__m256d r[4])
 }
 
 /*
- * An fm_gemm_pack for panels of W lanes, vectors of V lanes; the same
- * contract and loop order as FM_GEMM_DEFINE_PACK. A lanes-contiguous
- * source is copied one step (one source row) at a time across all panels;
- * a steps-contiguous one is read V lanes x V steps at a time (masked at
- * the last steps, zeros for lanes past len) and transposed.
+ * An fm_gemm_pack for panels of W lanes, vectors of V lanes; the contract
+ * of FM_GEMM_DEFINE_PACK. A lanes-contiguous source is copied one step (one
+ * source row) at a time across all panels, as there; a steps-contiguous one
+ * goes V lanes of a panel at a time over all its steps, V steps at a time
+ * (masked at the last steps, zeros for lanes past len), transposed.
  */
 #define DEFINE_PACK(NAME, T, W, V, VEC, LOAD_N, STORE_N, ZERO, TRANSPOSE)               \
     static void NAME(int lanes_contig, const void *src_, ptrdiff_t ld, ptrdiff_t len,  \

@@ -18,9 +18,11 @@ from test_gemm import TRANS_IDS, TRANSPOSES, assert_within, reference
 
 EDGE_MS = [1, 2, 3, 4, 5, 8, 9, 13, 16, 64, 65]
 # 37 columns: a full 32-wide panel and an edge one; 10: the narrow kernels.
-# k = 300 spans two K blocks (KC = 256), so the second adds into C (beta 1).
+# k = 600 is cut into two depth blocks of 304 (every path's KC is 256; K
+# goes in equal blocks near it, and 300 would stay one), so the second
+# block's kernel call adds into C (beta 1).
 COLS = [37, 10]
-K = 300
+K = 600
 
 
 def tall_rows(m: int) -> int:
