@@ -14,6 +14,11 @@ from fastmlp.backends import ACTIVATIONS
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
+# np.may_share_memory without NumPy's __array_function__ dispatch, which
+# costs more than the bounds check itself; these checks run on every op
+# call, so on small arrays they are most of the call's time.
+_may_share_memory = getattr(np.may_share_memory, "_implementation", np.may_share_memory)
+
 
 def as_float_arrays(op: str, **arrays: object) -> tuple[np.ndarray, ...]:
     """Return the arguments as C-contiguous arrays of one float dtype.
@@ -25,7 +30,7 @@ def as_float_arrays(op: str, **arrays: object) -> tuple[np.ndarray, ...]:
     dtype = None
     first = None
     for name, value in arrays.items():
-        arr = np.asarray(value)
+        arr = value if type(value) is np.ndarray else np.asarray(value)
         if arr.dtype not in FLOAT_DTYPES:
             raise TypeError(
                 f"{op}: {name} has dtype {arr.dtype} (shape {arr.shape}); "
@@ -267,7 +272,7 @@ def check_no_overlap(op: str, name: str, out: np.ndarray, **inputs: object) -> N
     of ``inputs`` (None entries are skipped): the kernels read their inputs
     while writing, so an overlapping output would corrupt them."""
     for arg, arr in inputs.items():
-        if arr is not None and np.may_share_memory(out, arr):
+        if arr is not None and _may_share_memory(out, arr):
             raise ValueError(f"{op}: {name} must not share memory with {arg}")
 
 
@@ -275,9 +280,11 @@ def check_inplace_or_disjoint(op: str, name: str, out: np.ndarray, arg: str, arr
     """``out`` may be exactly ``arr`` (in place: same memory, shape and
     strides) or apart from it; a partial overlap would be read after being
     written by another thread's block, so it raises ValueError."""
+    if out is arr or not _may_share_memory(out, arr):
+        return
     same = (out.__array_interface__["data"][0] == arr.__array_interface__["data"][0]
             and out.shape == arr.shape and out.strides == arr.strides)
-    if not same and np.may_share_memory(out, arr):
+    if not same:
         raise ValueError(f"{op}: {name} partly overlaps {arg}; pass {arg} itself for in-place, "
                          "or a separate buffer")
 
