@@ -52,12 +52,12 @@
 
 /* With a direct kernel, A is read in place (not packed) when C's block is
  * at most this many NR panels wide, and a row-major B when the block is at
- * most this many MR panels tall (unless the blocking says direct_a_only). Measured on the MLP shapes and 1024^3:
- * reading in place wins up to +45% on 128x10x128 and +12% on 128x256x784,
- * and loses up to 18% on large squares (power-of-two rows crowd the caches'
- * sets), where packing is a small share anyway. (The training loop's and
- * predict's forward GEMMs take their B packed in advance instead:
- * gemm_prepacked.h.) */
+ * most this many MR panels tall (unless the blocking says direct_a_only).
+ * Measured on the MLP shapes and 1024^3: reading in place wins up to +45%
+ * on 128x10x128 and +12% on 128x256x784, and loses up to 18% on large
+ * squares (power-of-two rows crowd the caches' sets), where packing is a
+ * small share anyway. (The training loop's and predict's forward GEMMs
+ * take their B packed in advance instead: gemm_prepacked.h.) */
 #ifndef FM_GEMM_DIRECT_A
 #define FM_GEMM_DIRECT_A 4
 #endif
@@ -374,8 +374,9 @@ static void gemm_block(const gemm_job *job, const gemm_buffers *buf, ptrdiff_t m
     const int direct_a = blk->direct && (job->a_in_place || n1 - n0 <= FM_GEMM_DIRECT_A * nr);
     /* (not for the training loop's first-layer gradient, c_panel: read in
      * place, its B's rows 1 KiB apart crowd a few L1 sets) */
-    const int direct_b = blk->direct && !blk->direct_a_only && !job->trans_b && job->prepacked == NULL &&
-                         !job->c_panel && m1 - m0 <= FM_GEMM_DIRECT_B * mr;
+    const int direct_b = blk->direct && !blk->direct_a_only && !job->trans_b &&
+                         job->prepacked == NULL && !job->c_panel &&
+                         m1 - m0 <= FM_GEMM_DIRECT_B * mr;
     const ptrdiff_t n_pad = ceil_div(job->n, nr) * nr; /* of a prepacked B */
     const ptrdiff_t rs_a = job->trans_a ? 1 : job->lda, cs_a = job->trans_a ? job->lda : 1;
 
