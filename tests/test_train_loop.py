@@ -270,3 +270,23 @@ def test_a_single_layer_team_trains_as_the_python_loop(last, loss, arch, threads
         (params_c, hist_c), (params_py, hist_py) = on_both_loops(monkeypatch, run)
     np.testing.assert_array_equal(params_c, params_py)
     assert hist_c == hist_py
+
+
+@pytest.mark.parametrize("bad", [-1, 203, 2**40], ids=["negative", "rows", "huge"])
+@pytest.mark.parametrize("where", ["order", "labels"])
+def test_the_c_loop_refuses_indices_out_of_range(where, bad):
+    # fit validates labels before this; the plan guards its own memory
+    # reads as well, since a bad index would read outside x
+    x, y = make_data("sparse_categorical_crossentropy")
+    model = fm.Sequential([fm.Input(shape=(13,)), fm.Dense(5, activation="softmax")], seed=0)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    trainer = train_loop.plan(model, fm.callbacks.CallbackList([]))
+    trainer._buffers(16, 13)
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    labels = y.astype(np.int64)
+    order = np.arange(203, dtype=np.int64)
+    at = 202 if where == "order" else 0  # the last element, or the first
+    (order if where == "order" else labels)[at] = bad
+    with pytest.raises(ValueError, match=f"train_steps: {'order index' if where == 'order' else 'label'} out of range"):
+        trainer.run(x, labels, order, 16, 0, 13)
+    assert model.optimizer.iterations == 0

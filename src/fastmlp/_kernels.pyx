@@ -194,6 +194,17 @@ cdef inline void _need(bint ok, str what) except *:
         raise ValueError(what)
 
 
+cdef bint _all_below(const int64_t[::1] v, int64_t bound) noexcept nogil:
+    """Whether every element of v lies in [0, bound): one pass with no
+    branch to leave early, which vectorises (a _need per element cost 40 us
+    per call on 16,512 indices, once per chunk of training steps)."""
+    cdef Py_ssize_t i
+    cdef bint ok = True
+    for i in range(v.shape[0]):
+        ok &= (v[i] >= 0) & (v[i] < bound)
+    return ok
+
+
 # ---- GEMM ------------------------------------------------------------------
 
 def gemm(bint trans_a, bint trans_b, double alpha, const floating[:, ::1] a,
@@ -499,7 +510,7 @@ cdef class TrainPlan:
             double[::1] step_metrics) -> int:
         """Run training steps; returns how many completed (see fastmlp.h)."""
         cdef fm_mlp *net = &self.net
-        cdef Py_ssize_t rows = x.shape[0], L = net.n_layers, i
+        cdef Py_ssize_t rows = x.shape[0], L = net.n_layers
         cdef Py_ssize_t out = self._dims[L]
         cdef bint sparse = net.loss == _SPARSE_LOSS
         cdef Py_ssize_t steps = (rows + batch - 1) // batch if batch > 0 else 0
@@ -510,15 +521,13 @@ cdef class TrainPlan:
               "train_steps: steps out of range for this epoch")
         if sparse:
             _need(labels is not None and labels.shape[0] == rows, "train_steps: labels length")
-            for i in range(rows):
-                _need(0 <= labels[i] < out, "train_steps: label out of range")
+            _need(_all_below(labels, out), "train_steps: label out of range")
         else:
             _need(y is not None and y.shape[0] == rows and y.shape[1] == out,
                   "train_steps: y shape")
         if order is not None:
             _need(order.shape[0] == rows, "train_steps: order length")
-            for i in range(rows):
-                _need(0 <= order[i] < rows, "train_steps: order index out of range")
+            _need(_all_below(order, rows), "train_steps: order index out of range")
         _need(params.shape[0] == self.n_params and grads.shape[0] == self.n_params,
               "train_steps: params/grads size")
         if net.optimizer != 0:  # every optimizer but plain SGD keeps a slot
