@@ -1,6 +1,8 @@
 /*
- * elementwise.h - internal to csrc/: the activation kernel the GEMM
- * write-back shares with fm_act_forward_*.
+ * elementwise.h - internal to csrc/: the activation loops of each SIMD
+ * path (elementwise_loops.h), the write-back the GEMM shares with
+ * fm_act_forward_*, and the vectorisable exp, tanh and log1p that the
+ * activations and the losses use.
  */
 #ifndef FM_ELEMENTWISE_H
 #define FM_ELEMENTWISE_H
@@ -11,16 +13,16 @@
 #include <string.h>
 
 /*
- * Apply activation `act` (an fm_activation) in place to the rows x cols
- * block at c, whose rows are ldc elements apart. slope is the leaky_relu
+ * c = act(c + bias) on the rows x cols block at c, whose rows are ldc
+ * elements apart; bias (cols long) may be NULL. slope is the leaky_relu
  * negative slope. Serial: the caller owns the threading (the GEMM calls this
  * per tile from inside its own OpenMP region). Softmax is row-wise over the
  * cols given, so for softmax a tile must span whole rows.
  */
-void fm_act_inplace_f32(int act, float slope, ptrdiff_t rows, ptrdiff_t cols,
-                        float *c, ptrdiff_t ldc);
-void fm_act_inplace_f64(int act, double slope, ptrdiff_t rows, ptrdiff_t cols,
-                        double *c, ptrdiff_t ldc);
+void fm_bias_act_f32(int act, float slope, ptrdiff_t rows, ptrdiff_t cols, float *c,
+                     ptrdiff_t ldc, const float *bias);
+void fm_bias_act_f64(int act, double slope, ptrdiff_t rows, ptrdiff_t cols, double *c,
+                     ptrdiff_t ldc, const double *bias);
 
 /* Column sums of columns [j0, j1) of x (rows x cols) into out[j0 .. j1),
  * on the calling thread: for a caller that splits the columns among its own
@@ -29,6 +31,32 @@ void fm_column_sum_range_f32(ptrdiff_t rows, ptrdiff_t cols, const float *x, ptr
                              ptrdiff_t j1, float *out);
 void fm_column_sum_range_f64(ptrdiff_t rows, ptrdiff_t cols, const double *x, ptrdiff_t j0,
                              ptrdiff_t j1, double *out);
+
+/* One CPU family's build of the loops (elementwise_loops.h), per element
+ * type: y = act(x) on one row; dx = grad * act'(.) through the output y;
+ * c = act(c + bias) on one row (not softmax); sums of columns [j0, j0 + nj). */
+#define FM_DEFINE_ELEM_LOOPS(T, SFX)                                                     \
+    typedef struct {                                                                    \
+        void (*act_row)(int act, T slope, ptrdiff_t n, const T *x, T *y);              \
+        void (*act_back_row)(int act, T slope, ptrdiff_t n, const T *g, const T *y,    \
+                             T *dx);                                                    \
+        void (*bias_act_row)(int act, T slope, ptrdiff_t n, const T *bias, T *c);      \
+        void (*column_sum_span)(ptrdiff_t rows, ptrdiff_t cols, const T *x, ptrdiff_t j0, \
+                                ptrdiff_t nj, T *out);                                  \
+    } fm_elem_loops_##SFX;
+FM_DEFINE_ELEM_LOOPS(float, f32)
+FM_DEFINE_ELEM_LOOPS(double, f64)
+#undef FM_DEFINE_ELEM_LOOPS
+
+typedef struct {
+    fm_elem_loops_f32 f32;
+    fm_elem_loops_f64 f64;
+} fm_elem_arch;
+
+/* Defined by elementwise.c (portable) and elementwise_avx2.c; the AVX2 one
+ * exists only when the build compiled it (FM_HAVE_AVX2). */
+extern const fm_elem_arch fm_elem_generic;
+extern const fm_elem_arch fm_elem_avx2;
 
 /* cond ? a : b through the bits: gcc cannot turn this back into a branch
  * around the arithmetic that computes a and b, so loops stay vectorisable. */

@@ -79,20 +79,15 @@ static size_t round_up64(size_t x) { return (x + 63) & ~(size_t)63; }
 
 /* ---- per-type leaves: the epilogue and the fallbacks -------------------- */
 
-/* Add bias to each row of a rows x cols block, then the elementwise
- * activation. Softmax needs whole rows, so it is applied once they are done. */
-#define DEFINE_EPILOGUE(T, NAME, ACT_INPLACE)                                    \
-    static void NAME(void *c_, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols,     \
-                     const void *bias_, int act, double slope)                   \
+/* Add bias to each row of a rows x cols block and apply the elementwise
+ * activation, in one pass (elementwise.c). Softmax needs whole rows, so it
+ * is applied once they are done. */
+#define DEFINE_EPILOGUE(T, NAME, BIAS_ACT)                                       \
+    static void NAME(void *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols,      \
+                     const void *bias, int act, double slope)                    \
     {                                                                            \
-        T *c = c_;                                                               \
-        const T *bias = bias_;                                                   \
-        if (bias != NULL)                                                        \
-            for (ptrdiff_t i = 0; i < rows; i++)                                 \
-                for (ptrdiff_t j = 0; j < cols; j++)                             \
-                    c[i * ldc + j] += bias[j];                                   \
-        if (act != FM_ACT_IDENTITY && act != FM_ACT_SOFTMAX)                     \
-            ACT_INPLACE(act, (T)slope, rows, cols, c, ldc);                      \
+        BIAS_ACT(act == FM_ACT_SOFTMAX ? FM_ACT_IDENTITY : act, (T)slope, rows,   \
+                 cols, c, ldc, bias);                                            \
     }
 
 /* C = beta * C on a rows x cols block; beta == 0 writes zeros unread. */
@@ -160,8 +155,8 @@ static size_t round_up64(size_t x) { return (x + 63) & ~(size_t)63; }
 
 DEFINE_COLUMN_FINITE(float, column_finite_f32)
 DEFINE_COLUMN_FINITE(double, column_finite_f64)
-DEFINE_EPILOGUE(float, epilogue_f32, fm_act_inplace_f32)
-DEFINE_EPILOGUE(double, epilogue_f64, fm_act_inplace_f64)
+DEFINE_EPILOGUE(float, epilogue_f32, fm_bias_act_f32)
+DEFINE_EPILOGUE(double, epilogue_f64, fm_bias_act_f64)
 DEFINE_SCALE(float, scale_f32)
 DEFINE_SCALE(double, scale_f64)
 DEFINE_NAIVE(float, naive_f32)
@@ -171,12 +166,12 @@ DEFINE_NAIVE_PACKED(double, naive_packed_f64)
 
 static void softmax_rows_f32(void *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols)
 {
-    fm_act_inplace_f32(FM_ACT_SOFTMAX, 0.0f, rows, cols, c, ldc);
+    fm_bias_act_f32(FM_ACT_SOFTMAX, 0.0f, rows, cols, c, ldc, NULL);
 }
 
 static void softmax_rows_f64(void *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols)
 {
-    fm_act_inplace_f64(FM_ACT_SOFTMAX, 0.0, rows, cols, c, ldc);
+    fm_bias_act_f64(FM_ACT_SOFTMAX, 0.0, rows, cols, c, ldc, NULL);
 }
 
 typedef struct {

@@ -273,3 +273,51 @@ def test_c_and_numpy_backends_agree(c_backend, numpy_backend, dtype, make, op):
         gc = call_backward(c_backend, act, g, yn)
         gn = call_backward(numpy_backend, act, g, yn)
         np.testing.assert_allclose(gc, gn, rtol=16 * e, atol=16 * e * 37)
+
+
+# widths around the column sums' 16-column blocks and the vectors' 4 and 8
+# lanes, a long row, and one large enough for threads
+ARCH_SHAPES = [(1, 1), (7, 13), (3, 16), (5, 17), (31, 33), (2, 250), (1, 1000), (600, 257)]
+SPECIAL = [np.nan, np.inf, -np.inf, -0.0, 0.0, 1e-40, -1e-40, 100.0, -100.0, 90.0, -90.0]
+
+
+@pytest.mark.parametrize("shape", ARCH_SHAPES, ids=str)
+@pytest.mark.parametrize("layout", ["c", "strided"])
+def test_every_simd_path_gives_the_generic_bits(c_backend, dtype, make, shape, layout):
+    # elementwise_loops.h is compiled once per SIMD path; its wider vectors
+    # must not change a bit (no FMA contraction, same order of sums)
+    x = make(shape, dtype, layout, low=-6, high=6)
+    x.flat[:len(SPECIAL)] = np.array(SPECIAL, dtype)[:x.size]
+    g = make(shape, dtype, layout)
+
+    def run():
+        out = []
+        for act in ACTIVATIONS:
+            y = call_forward(c_backend, act, x)
+            out += [y, call_backward(c_backend, act, g, y)]
+        return out + [c_backend.column_sum(x), c_backend.column_sum(g)]
+
+    results = {}
+    for arch in c_backend.available_archs():
+        with c_backend.forced_arch(arch), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # inf - inf in the NumPy checks
+            results[arch] = run()
+    for arch, got in results.items():
+        for i, (a, b) in enumerate(zip(got, results["generic"])):
+            np.testing.assert_array_equal(a, b, err_msg=f"{arch}, result {i}")
+
+
+@pytest.mark.parametrize("act", ACTIVATIONS)
+@pytest.mark.parametrize("m,n", [(1, 1), (7, 9), (13, 33), (31, 64), (50, 257)])
+def test_gemm_write_back_equals_bias_then_activation_bit_for_bit(c_backend, dtype, make, act,
+                                                                 m, n):
+    # the GEMM adds the bias and applies the activation in one pass per row
+    # panel (elementwise_loops.h, bias_act_row): the same operations as the
+    # sum, stored, then the activation
+    a, b, bias = make((m, 23), dtype), make((23, n), dtype), make((n,), dtype, low=-2, high=2)
+    for arch in c_backend.available_archs():
+        with c_backend.forced_arch(arch):
+            fused = c_backend.gemm(a, b, bias=bias, activation=act, slope=0.1)
+            plain = c_backend.gemm(a, b)
+            separate = c_backend.activation(act, plain + bias, alpha=0.1)
+        np.testing.assert_array_equal(fused, separate, err_msg=arch)
