@@ -248,3 +248,47 @@ def test_narrow_and_transposed_gemm_is_identical_on_1_and_2_threads(c_backend, s
             np.testing.assert_array_equal(results[0], results[1], err_msg=arch)
     finally:
         fastmlp.set_num_threads(before)
+
+
+def gemm_call(a, b, out=None, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, bias=None,
+              activation="identity", slope=0.01):
+    return dict(a=a, b=b, out=out, trans_a=trans_a, trans_b=trans_b, alpha=alpha, beta=beta,
+                bias=bias, activation=activation, slope=slope)
+
+
+def test_gemm_fast_checks_take_common_calls_and_agree_with_the_full_checks(dtype, make):
+    # _checks.gemm_args answers common calls on a short path; anything else
+    # goes through the full checks, which also give every error message
+    from fastmlp.backends import _checks as chk
+
+    a, b, bias, c0 = make((7, 5), dtype), make((5, 3), dtype), make((3,), dtype), make((7, 3), dtype)
+    accepted = [gemm_call(a, b), gemm_call(a, b, c0.copy(), alpha=2, beta=-1, bias=bias,
+                                          activation="relu", slope=0),
+                gemm_call(a.T.copy(), b.T.copy(), trans_a=True, trans_b=True, activation=None),
+                gemm_call(a, b, bias=bias, activation="leaky_relu", slope=0.3),
+                gemm_call(make((0, 5), dtype), b), gemm_call(a, make((5, 0), dtype))]
+    for call in accepted:
+        fast = chk._gemm_args_fast(**call)
+        assert fast is not None, call
+        full = chk.gemm_args(**{**call, "out": None if call["out"] is None else call["out"].copy()})
+        for got, want in zip(fast[:2] + fast[3:4], full[:2] + full[3:4]):
+            assert got is want  # a, b and bias are used as given
+        assert fast[2].shape == full[2].shape and fast[2].dtype == full[2].dtype
+        assert fast[2] is call["out"] or call["out"] is None
+        assert fast[4:] == full[4:] and [type(v) for v in fast[4:]] == [type(v) for v in full[4:]]
+    other = np.float32 if dtype == np.float64 else np.float64
+    readonly = c0.copy()
+    readonly.flags.writeable = False
+    rejected = [gemm_call(a[:, ::2], b[::2]), gemm_call(a.tolist(), b), gemm_call(a, b.astype(other)),
+                gemm_call(a.astype(np.float16), b.astype(np.float16)), gemm_call(a, b, alpha=True),
+                gemm_call(a, b, alpha=np.float32(1)), gemm_call(a, b, beta=float("nan")),
+                gemm_call(a, b, alpha=2**60), gemm_call(a, b, slope=-1.0),
+                gemm_call(a, b, activation="gelu"), gemm_call(a, b, activation=["relu"]),
+                gemm_call(a, b, beta=1.0), gemm_call(a, b, readonly),
+                gemm_call(a, b, c0[:, :2]), gemm_call(a, b, bias=bias.astype(other)),
+                gemm_call(a, b, bias=bias[:2]), gemm_call(a, make((4, 3), dtype)),
+                gemm_call(a.view(type("Sub", (np.ndarray,), {})), b)]
+    overlap = np.zeros(7 * 5 + 7 * 3, dtype)
+    rejected.append(gemm_call(overlap[:35].reshape(7, 5), b, overlap[14:35].reshape(7, 3)))
+    for call in rejected:
+        assert chk._gemm_args_fast(**call) is None, call
