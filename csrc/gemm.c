@@ -80,8 +80,8 @@ static size_t round_up64(size_t x) { return (x + 63) & ~(size_t)63; }
 /* ---- per-type leaves: the epilogue and the fallbacks -------------------- */
 
 /* Add bias to each row of a rows x cols block and apply the elementwise
- * activation, in one pass (elementwise.c). Softmax needs whole rows, so it
- * is applied once they are done. */
+ * activation (fm_bias_act: one pass for relu and leaky_relu). Softmax needs
+ * whole rows, so it is applied once they are done. */
 #define DEFINE_EPILOGUE(T, NAME, BIAS_ACT)                                       \
     static void NAME(void *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols,      \
                      const void *bias, int act, double slope)                    \

@@ -278,7 +278,8 @@ def test_c_and_numpy_backends_agree(c_backend, numpy_backend, dtype, make, op):
 # widths around the column sums' 16-column blocks and the vectors' 4 and 8
 # lanes, a long row, and one large enough for threads
 ARCH_SHAPES = [(1, 1), (7, 13), (3, 16), (5, 17), (31, 33), (2, 250), (1, 1000), (600, 257)]
-SPECIAL = [np.nan, np.inf, -np.inf, -0.0, 0.0, 1e-40, -1e-40, 100.0, -100.0, 90.0, -90.0]
+SPECIAL = [np.nan, -np.nan, np.inf, -np.inf, -0.0, 0.0, 1e-40, -1e-40, 100.0, -100.0, 90.0,
+           -90.0]
 
 
 @pytest.mark.parametrize("shape", ARCH_SHAPES, ids=str)
@@ -289,6 +290,7 @@ def test_every_simd_path_gives_the_generic_bits(c_backend, dtype, make, shape, l
     x = make(shape, dtype, layout, low=-6, high=6)
     x.flat[:len(SPECIAL)] = np.array(SPECIAL, dtype)[:x.size]
     g = make(shape, dtype, layout)
+    g.flat[:3] = np.array([-np.nan, np.nan, np.nan], dtype)[:g.size]  # NaN times NaN, too
 
     def run():
         out = []
@@ -304,7 +306,16 @@ def test_every_simd_path_gives_the_generic_bits(c_backend, dtype, make, shape, l
             results[arch] = run()
     for arch, got in results.items():
         for i, (a, b) in enumerate(zip(got, results["generic"])):
-            np.testing.assert_array_equal(a, b, err_msg=f"{arch}, result {i}")
+            assert_same_bits_but_nan_sign(a, b, f"{arch}, result {i}")
+
+
+def assert_same_bits_but_nan_sign(a, b, what):
+    """Equal bit for bit (so -0.0 differs from 0.0), except that a NaN may
+    have another sign or payload (elementwise_loops.h says why)."""
+    nan = np.isnan(a)
+    np.testing.assert_array_equal(nan, np.isnan(b), err_msg=what)
+    uint = np.uint32 if a.dtype == np.float32 else np.uint64
+    np.testing.assert_array_equal(a.view(uint)[~nan], b.view(uint)[~nan], err_msg=what)
 
 
 @pytest.mark.parametrize("act", ACTIVATIONS)
@@ -320,4 +331,18 @@ def test_gemm_write_back_equals_bias_then_activation_bit_for_bit(c_backend, dtyp
             fused = c_backend.gemm(a, b, bias=bias, activation=act, slope=0.1)
             plain = c_backend.gemm(a, b)
             separate = c_backend.activation(act, plain + bias, alpha=0.1)
-        np.testing.assert_array_equal(fused, separate, err_msg=arch)
+        assert_same_bits_but_nan_sign(fused, separate, arch)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (7, 13), (3, 16), (31, 33), (600, 257), (2048, 200),
+                                   (40, 5000)], ids=str)
+@pytest.mark.parametrize("layout", ["c", "strided"])
+def test_column_sums_add_the_rows_in_order_in_double(c_backend, dtype, make, shape, layout):
+    # the C sums each column down the rows in order, in double, whichever
+    # of its two loops runs (in cache or not), on every path: the bits of a
+    # sequential float64 accumulate rounded to the dtype
+    x = make(shape, dtype, layout, low=-1e3, high=1e3)
+    expected = np.add.accumulate(x.astype(np.float64), axis=0)[-1].astype(dtype)
+    for arch in c_backend.available_archs():
+        with c_backend.forced_arch(arch):
+            assert_same_bits_but_nan_sign(c_backend.column_sum(x), expected, arch)
