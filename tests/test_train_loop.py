@@ -290,3 +290,25 @@ def test_the_c_loop_refuses_indices_out_of_range(where, bad):
     with pytest.raises(ValueError, match=f"train_steps: {'order index' if where == 'order' else 'label'} out of range"):
         trainer.run(x, labels, order, 16, 0, 13)
     assert model.optimizer.iterations == 0
+
+
+@pytest.mark.parametrize("batch", [2**31, 2**62, 2**63 - 1])
+def test_a_batch_size_beyond_the_data_is_one_step_of_every_row(batch, monkeypatch):
+    # the C loop sizes its buffers by the batch: it must take min(batch, rows)
+    # as the Python loop does, not ask for 2**31 rows of memory or overflow
+    x, y = make_data("mse", rows=10)
+
+    def run():
+        model = fm.Sequential([fm.Input(shape=(13,)), fm.Dense(4), fm.Dense(5)], seed=0)
+        model.compile(optimizer="adam", loss="mse")
+        history = model.fit(x, y, batch_size=batch, epochs=2, verbose=0)
+        return model.params.copy(), history.history["loss"], model.optimizer.iterations
+
+    (p_c, h_c, it_c), (p_py, h_py, it_py) = on_both_loops(monkeypatch, run)
+    whole = fm.Sequential([fm.Input(shape=(13,)), fm.Dense(4), fm.Dense(5)], seed=0)
+    whole.compile(optimizer="adam", loss="mse")
+    h_whole = whole.fit(x, y, batch_size=10, epochs=2, verbose=0).history["loss"]
+    assert it_c == it_py == 2
+    np.testing.assert_array_equal(p_c, p_py)
+    np.testing.assert_array_equal(p_c, whole.params)
+    assert h_c == h_py == h_whole

@@ -195,8 +195,8 @@ cdef inline void _need(bint ok, str what) except *:
 
 
 cdef bint _all_below(const int64_t[::1] v, int64_t bound) noexcept nogil:
-    """Whether every element of v lies in [0, bound): one pass with no
-    branch to leave early, which vectorises (a _need per element cost 40 us
+    """Whether every element of v lies in [0, bound): one pass, no early
+    exit and no exception check per element (a _need per element cost 40 us
     per call on 16,512 indices, once per chunk of training steps)."""
     cdef Py_ssize_t i
     cdef bint ok = True
@@ -513,11 +513,14 @@ cdef class TrainPlan:
         cdef Py_ssize_t rows = x.shape[0], L = net.n_layers
         cdef Py_ssize_t out = self._dims[L]
         cdef bint sparse = net.loss == _SPARSE_LOSS
-        cdef Py_ssize_t steps = (rows + batch - 1) // batch if batch > 0 else 0
+        cdef Py_ssize_t steps
         cdef Py_ssize_t done
-        _need(batch >= 1 and rows >= 1, "train_steps: batch and rows must be >= 1")
+        # batch <= rows also keeps the step count and the buffer sizes below
+        # from overflowing (fit passes min(batch_size, rows))
+        _need(rows >= 1 and 1 <= batch <= rows, "train_steps: batch must be in 1..rows")
+        steps = (rows + batch - 1) // batch
         _need(x.shape[1] == self._dims[0], "train_steps: x width differs from the input layer")
-        _need(0 <= first_step and 0 <= n_steps and first_step + n_steps <= steps,
+        _need(0 <= first_step <= steps and 0 <= n_steps <= steps - first_step,
               "train_steps: steps out of range for this epoch")
         if sparse:
             _need(labels is not None and labels.shape[0] == rows, "train_steps: labels length")

@@ -653,6 +653,10 @@ class Sequential:
         chunks; the callbacks (history and progress bar only, see
         train_loop.plan) hear of the last step of each chunk."""
         rows = x.shape[0]
+        # A batch larger than the data is one step of every row, as in the
+        # Python loop; the C loop sizes its buffers by the batch, so a
+        # batch_size of 2**31 must not ask for them.
+        batch_size = min(batch_size, rows)
         steps = -(-rows // batch_size)
         names = [m.name for m in self._resolved_metrics()]
         sums = dict.fromkeys(["loss"] + names, 0.0)
@@ -661,7 +665,7 @@ class Sequential:
         def add_chunk(first: int, count: int, losses, values) -> bool:
             nonlocal seen
             # Whole-chunk array operations: a Python loop over the steps cost
-            # 1.6 us a step, 7% of a small net's step (see _weighted_sum).
+            # ~0.7 us a step, 3% of a small net's step (see _weighted_sum).
             bad = np.flatnonzero(~np.isfinite(losses[:count]))
             if bad.size:
                 i = int(bad[0])
