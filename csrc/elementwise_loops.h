@@ -208,33 +208,14 @@ static void FM_NAME(act_back_row)(int act, FM_T slope, ptrdiff_t n, const FM_T *
 #define FM_SUM_IN_CACHE_BYTES (256 * 1024)
 #define FM_SUM_SPAN 256
 
-/* Sums of columns [j0, j0 + nj), nj <= FM_SUM_COLS, in registers. */
-static void FM_NAME(column_sum_regs)(ptrdiff_t rows, ptrdiff_t cols, const FM_T *x,
-                                     ptrdiff_t j0, ptrdiff_t nj, FM_T *out)
+/* Sums of columns [j0, j0 + nj) into out, by way of acc (nj doubles).
+ * Inlined: called with nj = FM_SUM_COLS, a constant, gcc unrolls the inner
+ * loop and keeps acc in registers. */
+static inline void FM_NAME(sum_columns)(ptrdiff_t rows, ptrdiff_t cols, const FM_T *x,
+                                        ptrdiff_t j0, ptrdiff_t nj, double *acc, FM_T *out)
 {
-    double acc[FM_SUM_COLS] = {0};
-    if (nj == FM_SUM_COLS) { /* a constant trip count: gcc keeps acc in registers */
-        for (ptrdiff_t i = 0; i < rows; i++) {
-            const FM_T *xr = x + i * cols + j0;
-            for (int q = 0; q < FM_SUM_COLS; q++)
-                acc[q] += xr[q];
-        }
-    } else {
-        for (ptrdiff_t i = 0; i < rows; i++) {
-            const FM_T *xr = x + i * cols + j0;
-            for (ptrdiff_t q = 0; q < nj; q++)
-                acc[q] += xr[q];
-        }
-    }
     for (ptrdiff_t q = 0; q < nj; q++)
-        out[j0 + q] = (FM_T)acc[q];
-}
-
-/* Sums of columns [j0, j0 + nj), nj <= FM_SUM_SPAN, reading whole rows. */
-static void FM_NAME(column_sum_rows)(ptrdiff_t rows, ptrdiff_t cols, const FM_T *x,
-                                     ptrdiff_t j0, ptrdiff_t nj, FM_T *out)
-{
-    double acc[FM_SUM_SPAN] = {0};
+        acc[q] = 0.0;
     for (ptrdiff_t i = 0; i < rows; i++) {
         const FM_T *xr = x + i * cols + j0;
         for (ptrdiff_t q = 0; q < nj; q++)
@@ -246,7 +227,7 @@ static void FM_NAME(column_sum_rows)(ptrdiff_t rows, ptrdiff_t cols, const FM_T 
 
 /* Column sums of columns [j0, j0 + nj) of x (rows x cols): each column's
  * sum runs down the rows in order, in double, so it is the same however
- * the columns are cut, by either loop, and in every build. */
+ * the columns are cut, in blocks of either width, and in every build. */
 static void FM_NAME(column_sum_span)(ptrdiff_t rows, ptrdiff_t cols, const FM_T *x,
                                      ptrdiff_t j0, ptrdiff_t nj, FM_T *out)
 {
@@ -254,10 +235,13 @@ static void FM_NAME(column_sum_span)(ptrdiff_t rows, ptrdiff_t cols, const FM_T 
     ptrdiff_t step = in_cache ? FM_SUM_COLS : FM_SUM_SPAN;
     for (ptrdiff_t j = j0; j < j0 + nj; j += step) {
         ptrdiff_t w = j0 + nj - j < step ? j0 + nj - j : step;
-        if (in_cache)
-            FM_NAME(column_sum_regs)(rows, cols, x, j, w, out);
-        else
-            FM_NAME(column_sum_rows)(rows, cols, x, j, w, out);
+        if (w == FM_SUM_COLS) {
+            double acc[FM_SUM_COLS];
+            FM_NAME(sum_columns)(rows, cols, x, j, FM_SUM_COLS, acc, out);
+        } else {
+            double acc[FM_SUM_SPAN];
+            FM_NAME(sum_columns)(rows, cols, x, j, w, acc, out);
+        }
     }
 }
 
