@@ -14,7 +14,7 @@
  * FMA (-ffp-contract=off), which would round once where the portable code
  * rounds twice. Only a NaN may come out with another sign or payload: when
  * both operands are NaN, x86 returns the first, and the vectoriser may swap
- * the operands of a multiply.
+ * the operands of an add or a multiply.
  *
  * The float kernels compute in float, like the NumPy float32 reference;
  * the double ones use libm (<tgmath.h> picks the double functions for
@@ -199,9 +199,10 @@ static void FM_NAME(act_back_row)(int act, FM_T slope, ptrdiff_t n, const FM_T *
 /* Columns summed together in registers: 16 double accumulators, four AVX2
  * vectors, kept while the loop walks down the rows. */
 #define FM_SUM_COLS 16
-/* Up to this many bytes of x, column blocks of FM_SUM_COLS walk down all
- * the rows: fine while x is in cache (the training loop's bias gradients).
- * A larger x is read row by row instead, FM_SUM_SPAN columns at a time into
+/* Up to this many bytes in the columns being summed (a thread's share),
+ * column blocks of FM_SUM_COLS walk down all the rows: fine while they are
+ * in cache (the training loop's bias gradients). Larger shares are read row
+ * by row instead, FM_SUM_SPAN columns at a time into
  * an accumulator array: walking 64 bytes down each row of a large x fetched
  * it line by line from memory (2048 x 4096 floats took 6.9-7.9 ms against
  * 4.2-4.7 ms row by row). */

@@ -306,10 +306,10 @@ def test_every_simd_path_gives_the_generic_bits(c_backend, dtype, make, shape, l
             results[arch] = run()
     for arch, got in results.items():
         for i, (a, b) in enumerate(zip(got, results["generic"])):
-            assert_same_bits_but_nan_sign(a, b, f"{arch}, result {i}")
+            assert_same_bits_but_nan(a, b, f"{arch}, result {i}")
 
 
-def assert_same_bits_but_nan_sign(a, b, what):
+def assert_same_bits_but_nan(a, b, what):
     """Equal bit for bit (so -0.0 differs from 0.0), except that a NaN may
     have another sign or payload (elementwise_loops.h says why)."""
     nan = np.isnan(a)
@@ -331,18 +331,21 @@ def test_gemm_write_back_equals_bias_then_activation_bit_for_bit(c_backend, dtyp
             fused = c_backend.gemm(a, b, bias=bias, activation=act, slope=0.1)
             plain = c_backend.gemm(a, b)
             separate = c_backend.activation(act, plain + bias, alpha=0.1)
-        assert_same_bits_but_nan_sign(fused, separate, arch)
+        assert_same_bits_but_nan(fused, separate, arch)
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (7, 13), (3, 16), (31, 33), (600, 257), (2048, 200),
                                    (40, 5000)], ids=str)
 @pytest.mark.parametrize("layout", ["c", "strided"])
 def test_column_sums_add_the_rows_in_order_in_double(c_backend, dtype, make, shape, layout):
-    # the C sums each column down the rows in order, in double, whichever
-    # of its two loops runs (in cache or not), on every path: the bits of a
-    # sequential float64 accumulate rounded to the dtype
+    # the C sums each column down the rows in order, in double, from +0.0,
+    # whichever of its two loops runs (in cache or not), on every path: the
+    # bits of a sequential float64 accumulate rounded to the dtype
     x = make(shape, dtype, layout, low=-1e3, high=1e3)
-    expected = np.add.accumulate(x.astype(np.float64), axis=0)[-1].astype(dtype)
+    x[:, 0] = -0.0  # a column of -0.0 sums to +0.0, as NumPy's sum gives
+    start = np.zeros((1, shape[1]))
+    expected = np.add.accumulate(np.vstack([start, x.astype(np.float64)]), axis=0)[-1]
+    expected = expected.astype(dtype)
     for arch in c_backend.available_archs():
         with c_backend.forced_arch(arch):
-            assert_same_bits_but_nan_sign(c_backend.column_sum(x), expected, arch)
+            assert_same_bits_but_nan(c_backend.column_sum(x), expected, arch)

@@ -14,6 +14,8 @@ loop order, yet it catches any real error (a wrong element is off by O(|a||b|)).
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -266,7 +268,8 @@ def test_gemm_fast_checks_take_common_calls_and_agree_with_the_full_checks(dtype
                                           activation="relu", slope=0),
                 gemm_call(a.T.copy(), b.T.copy(), trans_a=True, trans_b=True, activation=None),
                 gemm_call(a, b, bias=bias, activation="leaky_relu", slope=0.3),
-                gemm_call(make((0, 5), dtype), b), gemm_call(a, make((5, 0), dtype))]
+                gemm_call(make((0, 5), dtype), b), gemm_call(a, make((5, 0), dtype)),
+                gemm_call(pickle.loads(pickle.dumps(a)), b)]  # an equal, not identical, dtype
     for call in accepted:
         fast = chk._gemm_args_fast(**call)
         assert fast is not None, call
@@ -287,7 +290,8 @@ def test_gemm_fast_checks_take_common_calls_and_agree_with_the_full_checks(dtype
                 gemm_call(a, b, beta=1.0), gemm_call(a, b, readonly),
                 gemm_call(a, b, c0[:, :2]), gemm_call(a, b, bias=bias.astype(other)),
                 gemm_call(a, b, bias=bias[:2]), gemm_call(a, make((4, 3), dtype)),
-                gemm_call(a.view(type("Sub", (np.ndarray,), {})), b)]
+                gemm_call(a.view(type("Sub", (np.ndarray,), {})), b),
+                gemm_call(a.astype(a.dtype.newbyteorder()), b.astype(b.dtype.newbyteorder()))]
     overlap = np.zeros(7 * 5 + 7 * 3, dtype)
     rejected.append(gemm_call(overlap[:35].reshape(7, 5), b, overlap[14:35].reshape(7, 3)))
     for call in rejected:

@@ -328,6 +328,12 @@ def _plain_number(x: object) -> bool:
     return type(x) is int and -(2**53) <= x <= 2**53
 
 
+def _same(d1: np.dtype, d2: np.dtype) -> bool:
+    """Equal dtypes; identity first, the common case (an unpickled array's
+    dtype is equal to float32's without being the same object)."""
+    return d1 is d2 or d1 == d2
+
+
 def _gemm_args_fast(a: object, b: object, out: object, trans_a: bool, trans_b: bool,
                     alpha: object, beta: object, bias: object, activation: object,
                     slope: object) -> Optional[tuple]:
@@ -335,11 +341,12 @@ def _gemm_args_fast(a: object, b: object, out: object, trans_a: bool, trans_b: b
     every GEMM of a Python training step): C-contiguous ndarrays of one float
     dtype, plain numbers, a known activation name, nothing overlapping out.
     Returns what gemm_args would, or None to let its full checks decide,
-    which also give every error message; so this never raises."""
+    which also give every error message; it raises only what they would
+    (a trans flag whose truth value raises)."""
     if type(a) is not np.ndarray or type(b) is not np.ndarray or a.ndim != 2 or b.ndim != 2:
         return None
     dtype = a.dtype
-    if (dtype is not _F32 and dtype is not _F64) or b.dtype is not dtype:
+    if not (dtype is _F32 or dtype is _F64 or dtype in FLOAT_DTYPES) or not _same(b.dtype, dtype):
         return None
     if not (a.flags.c_contiguous and b.flags.c_contiguous):
         return None
@@ -350,14 +357,14 @@ def _gemm_args_fast(a: object, b: object, out: object, trans_a: bool, trans_b: b
     if slope < 0 or not (activation is None or (type(activation) is str
                                                  and activation in _ACTIVATION_SET)):
         return None
-    if bias is not None and not (type(bias) is np.ndarray and bias.dtype is dtype
+    if bias is not None and not (type(bias) is np.ndarray and _same(bias.dtype, dtype)
                                  and bias.shape == (n,) and bias.flags.c_contiguous):
         return None
     if out is None:
         if beta != 0:
             return None
         out = np.empty((m, n), dtype=dtype)
-    elif not (type(out) is np.ndarray and out.dtype is dtype and out.shape == (m, n)
+    elif not (type(out) is np.ndarray and _same(out.dtype, dtype) and out.shape == (m, n)
               and out.flags.c_contiguous and out.flags.writeable
               and not _may_share_memory(out, a) and not _may_share_memory(out, b)
               and (bias is None or not _may_share_memory(out, bias))):
