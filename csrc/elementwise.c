@@ -20,8 +20,6 @@
 #include "fastmlp.h"
 #include "parallel.h"
 
-#include <string.h>
-
 #define FM_ELEM_TABLE fm_elem_generic
 #include "elementwise_loops.h"
 #undef FM_ELEM_TABLE
@@ -181,9 +179,8 @@ void FM_NAME(fm_column_sum)(ptrdiff_t rows, ptrdiff_t cols, const FM_T *x, FM_T 
     ptrdiff_t w = (cols + nt - 1) / nt;
     w = (w + 15) / 16 * 16;
     ptrdiff_t nb = (cols + w - 1) / w;
-    if (nt == 1 || nb < 2) {
-        for (ptrdiff_t b = 0; b < nb; b++)
-            FM_NAME(column_sum_block)(rows, cols, x, w, b, out);
+    if (nb < 2) { /* one thread, or too few columns to split */
+        FM_NAME(fm_column_sum_range)(rows, cols, x, 0, cols, out);
         return;
     }
 #pragma omp parallel for schedule(static)

@@ -14,7 +14,6 @@ import numpy as np
 from fastmlp.backends import ACTIVATIONS
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-_F32, _F64 = FLOAT_DTYPES
 
 # np.may_share_memory without NumPy's __array_function__ dispatch, which
 # costs more than the bounds check itself; these checks run on every op
@@ -346,7 +345,7 @@ def _gemm_args_fast(a: object, b: object, out: object, trans_a: bool, trans_b: b
     if type(a) is not np.ndarray or type(b) is not np.ndarray or a.ndim != 2 or b.ndim != 2:
         return None
     dtype = a.dtype
-    if not (dtype is _F32 or dtype is _F64 or dtype in FLOAT_DTYPES) or not _same(b.dtype, dtype):
+    if dtype not in FLOAT_DTYPES or not _same(b.dtype, dtype):  # `in` tries identity first
         return None
     if not (a.flags.c_contiguous and b.flags.c_contiguous):
         return None
