@@ -114,6 +114,9 @@ void fm_column_sum_f64(ptrdiff_t rows, ptrdiff_t cols, const double *x, double *
  * if all are finite. One pass, no allocation; x needs no alignment. */
 ptrdiff_t fm_all_finite_f32(const float *x, ptrdiff_t n);
 ptrdiff_t fm_all_finite_f64(const double *x, ptrdiff_t n);
+/* The same for the float32 values of n doubles: also flags a finite double
+ * that overflows to inf when cast (|x| >= 2^128 - 2^103). */
+ptrdiff_t fm_all_finite_as_f32_f64(const double *x, ptrdiff_t n);
 
 /* ---- fused losses (loss.c) ----------------------------------------------
  * Each returns the mean loss (as Keras reduces it) and, when grad is not
@@ -238,8 +241,13 @@ typedef struct {
 size_t fm_train_work_bytes_f32(const fm_mlp *net, ptrdiff_t batch);
 size_t fm_train_work_bytes_f64(const fm_mlp *net, ptrdiff_t batch);
 
+/* Element types of the training input x. */
+typedef enum { FM_X_F32 = 0, FM_X_F64 = 1, FM_X_U8 = 2 } fm_x_type;
+
 /* Run steps first_step .. first_step + n_steps - 1 of an epoch over `rows`
- * samples (x: rows x dims[0]; y: rows x dims[L] targets, or labels: rows
+ * samples (x: rows x dims[0] C-contiguous elements of x_type, each gathered
+ * row cast to the parameters' type as C and NumPy's astype cast it, so x
+ * need not be converted first; y: rows x dims[L] targets, or labels: rows
  * int64 class labels for the sparse loss), in the order `order` (a
  * permutation of 0..rows-1, or NULL for 0, 1, ...). Each step: gather the
  * minibatch, forward, loss, backward into grads, then (if the loss is
@@ -248,13 +256,13 @@ size_t fm_train_work_bytes_f64(const fm_mlp *net, ptrdiff_t batch);
  * step_metrics[s * n_metrics + k] each metric's batch value.
  * Returns the number of steps completed; fewer than n_steps means the loss
  * of the next step was not finite and the weights are as before it. */
-ptrdiff_t fm_train_steps_f32(const fm_mlp *net, const float *x, const float *y,
+ptrdiff_t fm_train_steps_f32(const fm_mlp *net, const void *x, int x_type, const float *y,
                              const int64_t *labels, ptrdiff_t rows, const int64_t *order,
                              ptrdiff_t batch, ptrdiff_t first_step, ptrdiff_t n_steps,
                              float *params, float *grads, float *slot1, float *slot2,
                              int64_t *iterations, float *work, double *step_loss,
                              double *step_metrics);
-ptrdiff_t fm_train_steps_f64(const fm_mlp *net, const double *x, const double *y,
+ptrdiff_t fm_train_steps_f64(const fm_mlp *net, const void *x, int x_type, const double *y,
                              const int64_t *labels, ptrdiff_t rows, const int64_t *order,
                              ptrdiff_t batch, ptrdiff_t first_step, ptrdiff_t n_steps,
                              double *params, double *grads, double *slot1, double *slot2,

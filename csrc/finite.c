@@ -71,16 +71,19 @@
 
 #else /* ---- the kernel, for one element type FM_T --------------------------- */
 
-/* Top bit set iff the element with these bits is NaN or +-inf (see the top
+/* Top bit set iff the magnitude bits of the element reach 2^(width-1) -
+ * carry, the first non-finite pattern when carry is FM_EXP_LSB (see the top
  * of the file). */
-static inline FM_U FM_NAME(nonfinite_bit)(FM_U bits)
+static inline FM_U FM_NAME(nonfinite_bit)(FM_U bits, FM_U carry)
 {
     const FM_U magnitude = ~((FM_U)1 << FM_SIGN_BIT);
-    return (bits & magnitude) + FM_EXP_LSB;
+    return (bits & magnitude) + carry;
 }
 
-/* Index of the first non-finite element of x[lo, hi), or -1. */
-static ptrdiff_t FM_NAME(first_nonfinite_range)(const FM_T *x, ptrdiff_t lo, ptrdiff_t hi)
+/* Index of the first element of x[lo, hi) that nonfinite_bit flags with
+ * this carry, or -1. */
+static ptrdiff_t FM_NAME(first_nonfinite_range)(const FM_T *x, ptrdiff_t lo, ptrdiff_t hi,
+                                                FM_U carry)
 {
     const ptrdiff_t block = FM_FINITE_BLOCK_BYTES / sizeof(FM_T);
     for (ptrdiff_t b = lo; b < hi; b += block) {
@@ -90,35 +93,51 @@ static ptrdiff_t FM_NAME(first_nonfinite_range)(const FM_T *x, ptrdiff_t lo, ptr
         for (ptrdiff_t i = 0; i < len; i++) {
             FM_U bits;
             memcpy(&bits, p + i, sizeof bits); /* the bits, without aliasing UB */
-            any |= FM_NAME(nonfinite_bit)(bits);
+            any |= FM_NAME(nonfinite_bit)(bits, carry);
         }
         if (!(any >> FM_SIGN_BIT))
             continue;
         for (ptrdiff_t i = 0; i < len; i++) {
             FM_U bits;
             memcpy(&bits, p + i, sizeof bits);
-            if (FM_NAME(nonfinite_bit)(bits) >> FM_SIGN_BIT)
+            if (FM_NAME(nonfinite_bit)(bits, carry) >> FM_SIGN_BIT)
                 return b + i;
         }
     }
     return -1;
 }
 
-ptrdiff_t FM_NAME(fm_all_finite)(const FM_T *x, ptrdiff_t n)
+static ptrdiff_t FM_NAME(first_flagged)(const FM_T *x, ptrdiff_t n, FM_U carry)
 {
     if (!parallel_pays(n, FM_PAR_MIN_FINITE_BYTES / (ptrdiff_t)sizeof(FM_T)))
-        return FM_NAME(first_nonfinite_range)(x, 0, n);
+        return FM_NAME(first_nonfinite_range)(x, 0, n, carry);
     /* n stands for "none found" in the reduction, as it is above every index */
     ptrdiff_t first = n;
 #pragma omp parallel reduction(min : first)
     {
         ptrdiff_t lo, hi;
         thread_share(n, &lo, &hi);
-        ptrdiff_t mine = FM_NAME(first_nonfinite_range)(x, lo, hi);
+        ptrdiff_t mine = FM_NAME(first_nonfinite_range)(x, lo, hi, carry);
         if (mine >= 0)
             first = mine;
     }
     return first < n ? first : -1;
 }
+
+ptrdiff_t FM_NAME(fm_all_finite)(const FM_T *x, ptrdiff_t n)
+{
+    return FM_NAME(first_flagged)(x, n, FM_EXP_LSB);
+}
+
+#if FM_SIGN_BIT == 63
+/* The doubles whose float32 cast is not finite: magnitudes from 2^128 -
+ * 2^103 (FLT_MAX plus half its ulp, which rounds to even, i.e. to inf) up.
+ * As bits that bound is 0x47EFFFFFF0000000, so adding 2^63 minus it to the
+ * magnitude carries into the sign bit exactly from there on. */
+ptrdiff_t fm_all_finite_as_f32_f64(const double *x, ptrdiff_t n)
+{
+    return FM_NAME(first_flagged)(x, n, ((uint64_t)1 << 63) - UINT64_C(0x47EFFFFFF0000000));
+}
+#endif
 
 #endif /* FM_T */

@@ -44,6 +44,12 @@ static ptrdiff_t sample_at(const int64_t *order, ptrdiff_t k)
     return order ? (ptrdiff_t)order[k] : k;
 }
 
+/* Bytes of one element of an x of this fm_x_type. */
+static size_t x_elem_bytes(int x_type)
+{
+    return x_type == FM_X_F64 ? sizeof(double) : x_type == FM_X_F32 ? sizeof(float) : 1;
+}
+
 /* Where each layer's kernel and bias start in the flat parameter buffer
  * (kernel dims[i] x dims[i+1], then bias); b_off[i] < 0: no bias. */
 static void layer_offsets(const fm_mlp *net, ptrdiff_t *w_off, ptrdiff_t *b_off)

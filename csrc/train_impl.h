@@ -19,6 +19,35 @@ static void FN(gather_rows)(T *dst, const T *src, ptrdiff_t cols, const int64_t 
     }
 }
 
+/* Rows order[start..start+n) of the training input x (cols wide, of
+ * x_type) into dst as T: copied when x holds T already, else each element
+ * cast as NumPy's astype casts it (a C conversion, in the caller's rounding
+ * mode), so the caller need not convert all of x first. */
+static void FN(gather_x)(T *dst, const void *x, int x_type, ptrdiff_t cols,
+                         const int64_t *order, ptrdiff_t start, ptrdiff_t n)
+{
+    const size_t row_bytes = (size_t)cols * x_elem_bytes(x_type);
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const char *src = (const char *)x + (size_t)sample_at(order, start + i) * row_bytes;
+        T *d = dst + i * cols;
+        if (x_type == (sizeof(T) == sizeof(float) ? FM_X_F32 : FM_X_F64)) {
+            memcpy(d, src, row_bytes);
+        } else if (x_type == FM_X_F64) {
+            const double *s = (const double *)(const void *)src;
+            for (ptrdiff_t j = 0; j < cols; j++)
+                d[j] = (T)s[j];
+        } else if (x_type == FM_X_F32) {
+            const float *s = (const float *)(const void *)src;
+            for (ptrdiff_t j = 0; j < cols; j++)
+                d[j] = (T)s[j];
+        } else {
+            const uint8_t *s = (const uint8_t *)src;
+            for (ptrdiff_t j = 0; j < cols; j++)
+                d[j] = (T)s[j];
+        }
+    }
+}
+
 static ptrdiff_t FN(argmax_row)(const T *row, ptrdiff_t cols)
 {
     ptrdiff_t best = 0;
@@ -163,7 +192,9 @@ size_t FN(fm_train_work_bytes)(const fm_mlp *net, ptrdiff_t batch)
  * layer's parameters sit. Every thread of the team reads the same one. */
 typedef struct {
     const fm_mlp *net;
-    const T *x, *y;
+    const void *x; /* of x_type */
+    int x_type;
+    const T *y;
     const int64_t *labels, *order;
     ptrdiff_t rows, batch;
     T *params, *grads, *slot1, *slot2;
@@ -257,7 +288,7 @@ static void FN(gather_share)(const FN(train_ctx) *c, ptrdiff_t start, ptrdiff_t 
 {
     const ptrdiff_t *d = c->net->dims;
     const int L = c->net->n_layers;
-    FN(gather_rows)(c->xb + r0 * d[0], c->x, d[0], c->order, start + r0, r1 - r0);
+    FN(gather_x)(c->xb + r0 * d[0], c->x, c->x_type, d[0], c->order, start + r0, r1 - r0);
     if (c->net->loss == FM_LOSS_SOFTMAX_XENT_SPARSE)
         for (ptrdiff_t i = r0; i < r1; i++)
             c->lb[i] = c->labels[sample_at(c->order, start + i)];
@@ -462,10 +493,10 @@ static void FN(update_share)(const FN(train_ctx) *c, ptrdiff_t n, int64_t step, 
 static void FN(prefetch_share)(const FN(train_ctx) *c, ptrdiff_t start, ptrdiff_t r0,
                                ptrdiff_t r1)
 {
-    const ptrdiff_t cols = c->net->dims[0];
+    const size_t row_bytes = (size_t)c->net->dims[0] * x_elem_bytes(c->x_type);
     for (ptrdiff_t i = r0; i < r1; i++) {
-        const char *row = (const char *)(c->x + sample_at(c->order, start + i) * cols);
-        for (ptrdiff_t off = 0; off < cols * (ptrdiff_t)sizeof(T); off += 64)
+        const char *row = (const char *)c->x + (size_t)sample_at(c->order, start + i) * row_bytes;
+        for (size_t off = 0; off < row_bytes; off += 64)
             __builtin_prefetch(row + off, 0, 2);
     }
 }
@@ -549,13 +580,14 @@ static ptrdiff_t FN(team_steps)(const FN(train_ctx) *c, ptrdiff_t first_step, pt
     return done;
 }
 
-ptrdiff_t FN(fm_train_steps)(const fm_mlp *net, const T *x, const T *y, const int64_t *labels,
-                             ptrdiff_t rows, const int64_t *order, ptrdiff_t batch,
-                             ptrdiff_t first_step, ptrdiff_t n_steps, T *params, T *grads,
-                             T *slot1, T *slot2, int64_t *iterations, T *work,
-                             double *step_loss, double *step_metrics)
+ptrdiff_t FN(fm_train_steps)(const fm_mlp *net, const void *x, int x_type, const T *y,
+                             const int64_t *labels, ptrdiff_t rows, const int64_t *order,
+                             ptrdiff_t batch, ptrdiff_t first_step, ptrdiff_t n_steps,
+                             T *params, T *grads, T *slot1, T *slot2, int64_t *iterations,
+                             T *work, double *step_loss, double *step_metrics)
 {
-    FN(train_ctx) c = {.net = net, .x = x, .y = y, .labels = labels, .order = order,
+    FN(train_ctx) c = {.net = net, .x = x, .x_type = x_type, .y = y, .labels = labels,
+                       .order = order,
                        .rows = rows, .batch = batch, .params = params, .grads = grads,
                        .slot1 = slot1, .slot2 = slot2};
     FN(carve)(&c, work);

@@ -11,6 +11,8 @@ runs first. The checks here are the memory-safety net under them.
 from cython cimport floating
 from libc.stdint cimport int64_t
 
+import numpy as np
+
 cdef extern from "fastmlp.h" nogil:
     const char *fm_arch_name(int arch)
     int fm_arch_compiled(int arch)
@@ -47,6 +49,7 @@ cdef extern from "fastmlp.h" nogil:
 
     Py_ssize_t fm_all_finite_f32(const float *x, Py_ssize_t n)
     Py_ssize_t fm_all_finite_f64(const double *x, Py_ssize_t n)
+    Py_ssize_t fm_all_finite_as_f32_f64(const double *x, Py_ssize_t n)
 
     double fm_softmax_xent_f32(Py_ssize_t rows, Py_ssize_t cols, const float *z,
                                const float *target, float *grad)
@@ -103,13 +106,13 @@ cdef extern from "fastmlp.h" nogil:
 
     size_t fm_train_work_bytes_f32(const fm_mlp *net, Py_ssize_t batch)
     size_t fm_train_work_bytes_f64(const fm_mlp *net, Py_ssize_t batch)
-    Py_ssize_t fm_train_steps_f32(const fm_mlp *net, const float *x, const float *y,
+    Py_ssize_t fm_train_steps_f32(const fm_mlp *net, const void *x, int x_type, const float *y,
                                   const int64_t *labels, Py_ssize_t rows, const int64_t *order,
                                   Py_ssize_t batch, Py_ssize_t first_step, Py_ssize_t n_steps,
                                   float *params, float *grads, float *slot1, float *slot2,
                                   int64_t *iterations, float *work, double *step_loss,
                                   double *step_metrics)
-    Py_ssize_t fm_train_steps_f64(const fm_mlp *net, const double *x, const double *y,
+    Py_ssize_t fm_train_steps_f64(const fm_mlp *net, const void *x, int x_type, const double *y,
                                   const int64_t *labels, Py_ssize_t rows, const int64_t *order,
                                   Py_ssize_t batch, Py_ssize_t first_step, Py_ssize_t n_steps,
                                   double *params, double *grads, double *slot1, double *slot2,
@@ -127,6 +130,8 @@ cdef extern from "fastmlp.h" nogil:
 # ---- CPU dispatch, threads, build facts -------------------------------------
 
 ARCHS = ("generic", "avx2", "avx512")
+# The element types TrainPlan.run takes x in, in fm_x_type order (fastmlp.h).
+X_TYPES = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.uint8))
 
 
 def arch_name(int arch) -> str:
@@ -282,14 +287,19 @@ def column_sum(const floating[:, ::1] x, floating[::1] out):
 
 # ---- finiteness check --------------------------------------------------------
 
-def all_finite(const floating[::1] x) -> int:
-    """Index of the first NaN or inf in x, or -1 if every element is finite."""
+def all_finite(const floating[::1] x, bint as_float32=False) -> int:
+    """Index of the first NaN or inf in x, or -1 if every element is finite;
+    with as_float32 (float64 x only), of x cast to float32."""
     cdef Py_ssize_t n = x.shape[0], first = -1
+    if floating is float:
+        _need(not as_float32, "all_finite: as_float32 is for float64 x")
     if n == 0:
         return -1
     with nogil:
         if floating is float:
             first = fm_all_finite_f32(&x[0], n)
+        elif as_float32:
+            first = fm_all_finite_as_f32_f64(&x[0], n)
         else:
             first = fm_all_finite_f64(&x[0], n)
     return first
@@ -503,14 +513,18 @@ cdef class TrainPlan:
             return fm_train_work_bytes_f64(&self.net, batch)
         return fm_train_work_bytes_f32(&self.net, batch)
 
-    def run(self, const floating[:, ::1] x, const floating[:, ::1] y, const int64_t[::1] labels,
-            const int64_t[::1] order, Py_ssize_t batch, Py_ssize_t first_step, Py_ssize_t n_steps,
-            floating[::1] params, floating[::1] grads, floating[::1] slot1, floating[::1] slot2,
-            int64_t[::1] iterations, floating[::1] work, double[::1] step_loss,
-            double[::1] step_metrics) -> int:
-        """Run training steps; returns how many completed (see fastmlp.h)."""
+    def run(self, floating[::1] params, const unsigned char[:, ::1] x_bytes, int x_type,
+            const floating[:, ::1] y, const int64_t[::1] labels, const int64_t[::1] order,
+            Py_ssize_t batch, Py_ssize_t first_step, Py_ssize_t n_steps, floating[::1] grads,
+            floating[::1] slot1, floating[::1] slot2, int64_t[::1] iterations,
+            floating[::1] work, double[::1] step_loss, double[::1] step_metrics) -> int:
+        """Run training steps; returns how many completed (see fastmlp.h).
+        x_bytes is x (C-contiguous) viewed as bytes, x_type its element type
+        (X_TYPES), so that x need not have the parameters' dtype. params
+        comes first: Cython picks float or double from the first argument of
+        the fused type, and y may be None."""
         cdef fm_mlp *net = &self.net
-        cdef Py_ssize_t rows = x.shape[0], L = net.n_layers
+        cdef Py_ssize_t rows = x_bytes.shape[0], L = net.n_layers
         cdef Py_ssize_t out = self._dims[L]
         cdef bint sparse = net.loss == _SPARSE_LOSS
         cdef Py_ssize_t steps
@@ -519,7 +533,9 @@ cdef class TrainPlan:
         # from overflowing (fit passes min(batch_size, rows))
         _need(rows >= 1 and 1 <= batch <= rows, "train_steps: batch must be in 1..rows")
         steps = (rows + batch - 1) // batch
-        _need(x.shape[1] == self._dims[0], "train_steps: x width differs from the input layer")
+        _need(0 <= x_type < len(X_TYPES), "train_steps: unknown x_type")
+        _need(x_bytes.shape[1] == self._dims[0] * X_TYPES[x_type].itemsize,
+              "train_steps: x width differs from the input layer")
         _need(0 <= first_step <= steps and 0 <= n_steps <= steps - first_step,
               "train_steps: steps out of range for this epoch")
         if sparse:
@@ -557,12 +573,12 @@ cdef class TrainPlan:
         cdef double *pm = &step_metrics[0] if net.n_metrics else NULL
         with nogil:
             if floating is float:
-                done = fm_train_steps_f32(net, &x[0, 0], py, pl, rows, po, batch, first_step,
-                                          n_steps, &params[0], &grads[0], s1, s2,
+                done = fm_train_steps_f32(net, &x_bytes[0, 0], x_type, py, pl, rows, po, batch,
+                                          first_step, n_steps, &params[0], &grads[0], s1, s2,
                                           &iterations[0], &work[0], &step_loss[0], pm)
             else:
-                done = fm_train_steps_f64(net, &x[0, 0], py, pl, rows, po, batch, first_step,
-                                          n_steps, &params[0], &grads[0], s1, s2,
+                done = fm_train_steps_f64(net, &x_bytes[0, 0], x_type, py, pl, rows, po, batch,
+                                          first_step, n_steps, &params[0], &grads[0], s1, s2,
                                           &iterations[0], &work[0], &step_loss[0], pm)
         return done
 

@@ -459,11 +459,15 @@ class Sequential:
         if not self.built:
             self.build((None, *sample_shape))
 
-    def _prepare_x(self, x: object, what: str, check_finite: bool = True) -> np.ndarray:
+    def _prepare_x(self, x: object, what: str, check_finite: bool = True,
+                   convert: bool = True) -> np.ndarray:
         """``x`` as a C-contiguous 2-D array of the model dtype (one cast);
         behind a leading Flatten layer, samples of any shape are flattened.
         The model's expected shape is ``self._sample_shape`` afterwards.
-        NaN/inf raise unless check_finite is False (the caller checks)."""
+        NaN/inf raise unless check_finite is False (the caller checks).
+        With convert=False an x that is already C-contiguous and of a dtype
+        the C training loop casts row by row (_GATHER_DTYPES) is returned as
+        it is, checked as if converted: fit then needs no converted copy."""
         arr = _as_numeric(x, f"{what}: x")
         flatten = bool(self._layers) and isinstance(self._layers[0], Flatten)
         if flatten and arr.ndim > 2 or (flatten and self._input_shape and len(self._input_shape) > 1):
@@ -475,7 +479,7 @@ class Sequential:
                 raise ValueError(f"{what}: x has no samples (shape {arr.shape})")
             self._sample_shape = arr.shape[1:]
             arr = arr.reshape(arr.shape[0], -1)
-            return _contiguous_finite(arr, self.dtype, f"{what}: x", check_finite)
+            return _contiguous_finite(arr, self.dtype, f"{what}: x", check_finite, convert)
         expected = self._dims[0] if self.built else (self._input_shape or (None,))[0]
         if arr.ndim == 1 and expected in (None, 1):
             arr = arr.reshape(-1, 1)  # one feature per sample, as Keras accepts
@@ -489,7 +493,7 @@ class Sequential:
             raise ValueError(
                 f"{what}: x has {arr.shape[1]} features (shape {arr.shape}) but the model "
                 f"expects {expected} (input shape (None, {expected}))")
-        out = _contiguous_finite(arr, self.dtype, f"{what}: x", check_finite)
+        out = _contiguous_finite(arr, self.dtype, f"{what}: x", check_finite, convert)
         self._sample_shape = (arr.shape[1],)
         return out
 
@@ -527,8 +531,9 @@ class Sequential:
             return np.ascontiguousarray(arr, dtype=self.dtype)
         return _contiguous_finite(arr, self.dtype, f"{what}: y")
 
-    def _prepare_xy(self, x: object, y: object, what: str) -> tuple[np.ndarray, np.ndarray]:
-        x_arr = self._prepare_x(x, what)
+    def _prepare_xy(self, x: object, y: object, what: str,
+                    convert: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        x_arr = self._prepare_x(x, what, convert=convert)
         units = self._output_dims(x_arr.shape[1])[-1]
         return x_arr, self._prepare_y(y, x_arr.shape[0], units, what)
 
@@ -558,7 +563,8 @@ class Sequential:
             raise TypeError(f"fit: shuffle must be True or False, got {shuffle!r}")
         if x is None:
             raise ValueError("fit: x is required")
-        x_arr, y_arr = self._prepare_xy(x, y, "fit")
+        # x stays as given if the C loop can cast its rows (see _train)
+        x_arr, y_arr = self._prepare_xy(x, y, "fit", convert=False)
         sample_shape = self._sample_shape
         val = None
         if validation_data is not None:
@@ -568,7 +574,8 @@ class Sequential:
                     f"fit: validation_data x has samples of shape {self._sample_shape} but x "
                     f"has {sample_shape}")
         elif split > 0.0:
-            x_arr, y_arr, val = _split_last(x_arr, y_arr, split)
+            x_arr, y_arr, (x_val, y_val) = _split_last(x_arr, y_arr, split)
+            val = (np.ascontiguousarray(x_val, dtype=self.dtype), y_val)
         cbs = CallbackList(callbacks, model=None, add_history=True, add_progbar=verbose != 0,
                            verbose=verbose, epochs=epochs,
                            steps=-(-x_arr.shape[0] // batch_size),
@@ -594,8 +601,12 @@ class Sequential:
         rows = x.shape[0]
         ws = self._workspace(min(batch_size, rows))
         # The C loop over minibatches when it can train this model exactly
-        # as the Python loop would (see train_loop.py).
+        # as the Python loop would (see train_loop.py). It casts each
+        # gathered row of an x of another dtype; the Python loop needs x in
+        # the model's dtype (the same values: the cast is elementwise).
         chunked = train_loop.plan(self, cbs)
+        if chunked is None:
+            x = np.ascontiguousarray(x, dtype=self.dtype)
         cbs.on_train_begin()
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
@@ -947,8 +958,11 @@ def _nonfinite_error(arr: np.ndarray, where: tuple[int, ...], what: str) -> Valu
     return ValueError(f"{what} contains NaN or inf (first at index {where}, value {arr[where]})")
 
 
-def _first_nonfinite(arr: np.ndarray) -> Optional[tuple[int, ...]]:
-    """Index of the first NaN/inf of a float array (C order), or None.
+def _first_nonfinite(arr: np.ndarray, as_dtype: Optional[np.dtype] = None
+                     ) -> Optional[tuple[int, ...]]:
+    """Index of the first NaN/inf of a float array (C order), or None; with
+    ``as_dtype``, of its values cast to that dtype (float64 to float32 can
+    overflow).
 
     C-contiguous float32/float64 arrays (the usual x and y) are scanned by one
     C pass: no temporary, threads on large arrays. Any other float array goes
@@ -956,42 +970,51 @@ def _first_nonfinite(arr: np.ndarray) -> Optional[tuple[int, ...]]:
     large x is. The first bad index is the same either way."""
     if arr.dtype.kind != "f" or arr.size == 0:
         return None
+    narrowing = as_dtype is not None and arr.dtype == np.float64 and as_dtype == np.float32
     if (arr.dtype == np.float32 or arr.dtype == np.float64) and arr.flags.c_contiguous:
         try:
             from fastmlp import _kernels  # loaded on first use, as in train_loop
         except ImportError:  # no compiled extension: the NumPy backend still works
-            return _first_nonfinite_numpy(arr)
-        first = _kernels.all_finite(arr.reshape(-1))
+            return _first_nonfinite_numpy(arr, as_dtype if narrowing else None)
+        first = _kernels.all_finite(arr.reshape(-1), as_float32=narrowing)
         return None if first < 0 else tuple(int(i) for i in np.unravel_index(first, arr.shape))
-    return _first_nonfinite_numpy(arr)
+    return _first_nonfinite_numpy(arr, as_dtype if narrowing else None)
 
 
 def _contiguous_finite(arr: np.ndarray, dtype: np.dtype, what: str,
-                       check: bool = True) -> np.ndarray:
+                       check: bool = True, convert: bool = True) -> np.ndarray:
     """``arr`` as a C-contiguous array of ``dtype`` (copied only if needed),
-    checked for NaN/inf unless ``check`` is False.
+    checked for NaN/inf unless ``check`` is False; with convert=False, arr
+    itself if it is C-contiguous and of one of _GATHER_DTYPES.
 
-    The converted array is checked (one fast C pass, whatever the input's
-    layout), so a finite value that only overflows in the conversion (1e39
-    as float32) is caught too, with its own message."""
-    with np.errstate(over="ignore"):  # reported below, with the index
-        out = np.ascontiguousarray(arr, dtype=dtype)
-    if not check:
-        return out
-    where = _first_nonfinite(out)
+    The values as ``dtype`` are checked (one fast C pass, whatever the
+    input's layout), so a finite value that only overflows in the
+    conversion (1e39 as float32) is caught too, with its own message."""
+    if not convert and arr.dtype in _GATHER_DTYPES and arr.flags.c_contiguous:
+        out = arr
+        where = _first_nonfinite(arr, as_dtype=dtype) if check else None
+    else:
+        with np.errstate(over="ignore"):  # reported below, with the index
+            out = np.ascontiguousarray(arr, dtype=dtype)
+        where = _first_nonfinite(out) if check else None
     if where is None:
         return out
     if arr.dtype.kind in "fiu" and np.isfinite(arr[where]):
-        raise ValueError(f"{what} value {arr[where]} at index {where} overflows {out.dtype}, "
+        raise ValueError(f"{what} value {arr[where]} at index {where} overflows {dtype}, "
                          f"the model's dtype")
     raise _nonfinite_error(arr, where, what)
 
 
-def _first_nonfinite_numpy(arr: np.ndarray) -> Optional[tuple[int, ...]]:
-    """Index of the first NaN/inf of arr, or None, scanning blocks of ~1 MB of rows."""
+def _first_nonfinite_numpy(arr: np.ndarray, as_dtype: Optional[np.dtype] = None
+                           ) -> Optional[tuple[int, ...]]:
+    """Index of the first NaN/inf of arr (cast to as_dtype if given), or
+    None, scanning blocks of ~1 MB of rows."""
     rows = max(1, (1 << 20) // max(1, arr[0].size))
     for start in range(0, arr.shape[0], rows):
         block = arr[start:start + rows]
+        if as_dtype is not None:
+            with np.errstate(over="ignore"):  # the overflow is what is looked for
+                block = block.astype(as_dtype)
         if not np.isfinite(block).all():
             first = np.argwhere(~np.isfinite(block))[0]
             return (start + int(first[0]), *(int(i) for i in first[1:]))
@@ -1017,6 +1040,13 @@ def _sparse_labels(arr: np.ndarray, units: int, name: str, what: str) -> np.ndar
             f"{what}: label {bad} is out of range for the output layer's {units} units "
             f"(labels must be 0..{units - 1})")
     return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+# x dtypes the C training loop casts as it gathers each minibatch
+# (_kernels.X_TYPES): fit keeps such an x as it is instead of converting all
+# of it, which would cost a second copy of the data (188 MB for
+# Fashion-MNIST's images as float64 or uint8) and a pass over it per fit.
+_GATHER_DTYPES = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.uint8))
 
 
 def _split_last(x: np.ndarray, y: np.ndarray, split: float):

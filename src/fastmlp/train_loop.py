@@ -175,10 +175,16 @@ class ChunkedTrainer:
         opt = self.model.optimizer
         self.iterations[0] = opt.iterations
         labels, targets = (y, None) if self.sparse else (None, y)
+        # x as bytes and its element type: x need not have the model's dtype
+        # (the C loop casts each gathered row, see _kernels.X_TYPES)
+        from fastmlp import _kernels
+
+        x_type = _kernels.X_TYPES.index(x.dtype)
         try:
-            done = self.plan.run(x, targets, labels, order, batch, first, count,
-                                 self.model.params, self.model.grads, self.slot1, self.slot2,
-                                 self.iterations, self.work, self.losses, self.metrics)
+            done = self.plan.run(self.model.params, x.view(np.uint8), x_type, targets, labels,
+                                 order, batch, first, count, self.model.grads, self.slot1,
+                                 self.slot2, self.iterations, self.work, self.losses,
+                                 self.metrics)
         finally:
             opt.iterations = int(self.iterations[0])
         return done

@@ -282,6 +282,7 @@ typedef struct {
     int act[3], use_bias[3];
     int loss, optimizer, metric; /* metric < 0: none */
     ptrdiff_t rows, batch;
+    int x_from; /* 0: x of type T, else 1 + the fm_x_type fm_train_steps casts x from */
 } FN(net_case);
 
 /* Buffers of one training run. */
@@ -419,7 +420,21 @@ static void FN(train_case)(const FN(net_case) *nc)
     const ptrdiff_t rows = nc->rows, batch = nc->batch, in = nc->dims[0], out = nc->dims[L];
     const ptrdiff_t steps = (rows + batch - 1) / batch;
     const size_t np = (size_t)n_params;
-    T *x = FN(randoms)((size_t)(rows * in), 1.0), *y = FN(randoms)((size_t)(rows * out), 1.0);
+    /* x as fm_train_steps reads it (xs, of x_type), and as T for the rest */
+    const int own_type = sizeof(T) == sizeof(float) ? FM_X_F32 : FM_X_F64;
+    const int x_type = nc->x_from ? nc->x_from - 1 : own_type;
+    const size_t x_elems = (size_t)(rows * in);
+    T *x = alloc(x_elems * sizeof(T)), *y = FN(randoms)((size_t)(rows * out), 1.0);
+    void *xs = alloc(x_elems * sizeof(double));
+    for (size_t e = 0; e < x_elems; e++) {
+        double v = uniform();
+        if (x_type == FM_X_U8)
+            x[e] = (T)(((uint8_t *)xs)[e] = (uint8_t)(v * 127.5 + 127.5));
+        else if (x_type == FM_X_F32)
+            x[e] = (T)(((float *)xs)[e] = (float)v);
+        else
+            x[e] = (T)(((double *)xs)[e] = v);
+    }
     int64_t *labels = alloc((size_t)rows * sizeof(int64_t));
     int64_t *order = alloc((size_t)rows * sizeof(int64_t));
     for (ptrdiff_t r = 0; r < rows; r++) {
@@ -477,7 +492,7 @@ static void FN(train_case)(const FN(net_case) *nc)
         for (ptrdiff_t first = 0; first < steps;) {
             ptrdiff_t count = q == 0 ? steps : (first == 0 ? steps / 2 + 1 : steps - first);
             done[q] += PA_CAT(fm_train_steps, SFX)(
-                &net, x, y, sparse ? labels : NULL, rows, order, batch, first, count,
+                &net, xs, x_type, y, sparse ? labels : NULL, rows, order, batch, first, count,
                 run[q].params, run[q].grads, run[q].s1, run[q].s2, &iterations, work, losses,
                 metrics);
             first += count;
@@ -486,9 +501,10 @@ static void FN(train_case)(const FN(net_case) *nc)
     fm_set_num_threads(threads_before);
     char what[200];
     snprintf(what, sizeof what,
-             "train_%s %td-%td-%td-%td (%d layers) loss=%d optimizer=%d rows=%td batch=%td",
+             "train_%s %td-%td-%td-%td (%d layers) loss=%d optimizer=%d rows=%td batch=%td "
+             "x_type=%d",
              PA_STR(SFX), nc->dims[0], nc->dims[1], nc->dims[2], nc->dims[3], L, nc->loss,
-             nc->optimizer, rows, batch);
+             nc->optimizer, rows, batch, x_type);
     char line[320];
     snprintf(line, sizeof line, "%s: fm_train_steps on 1 thread differs from the reference steps",
              what);
@@ -503,7 +519,7 @@ static void FN(train_case)(const FN(net_case) *nc)
     snprintf(line, sizeof line, "%s: fm_predict differs from the layers' GEMMs", what);
     check(FN(same)(pred, outs[L - 1], (size_t)(rows * out)), line);
 
-    free(x), free(y), free(labels), free(order), free(p0), free(xb), free(tb), free(lb);
+    free(x), free(xs), free(y), free(labels), free(order), free(p0), free(xb), free(tb), free(lb);
     free(logits), free(work), free(losses), free(metrics), free(pred);
     for (int i = 0; i < L; i++)
         free(outs[i]), free(deltas[i]);
@@ -519,20 +535,27 @@ static void FN(train_cases)(void)
     const FN(net_case) nets[] = {
         /* small, three layers, sparse cross-entropy, Adam */
         {3, {13, 37, 29, 5}, {R, H, X}, {1, 1, 1}, FM_LOSS_SOFTMAX_XENT_SPARSE, FM_OPT_ADAM,
-         FM_METRIC_SPARSE_ACCURACY, 50, 7},
+         FM_METRIC_SPARSE_ACCURACY, 50, 7, 0},
         /* a first layer of >= 4096 weights (kept packed); a team at batch 64
          * splits it by columns, at batch 300 by rows */
         {2, {120, 90, 10}, {R, X}, {1, 1}, FM_LOSS_SOFTMAX_XENT_SPARSE, FM_OPT_ADAM,
-         FM_METRIC_SPARSE_ACCURACY, 200, 64},
+         FM_METRIC_SPARSE_ACCURACY, 200, 64, 0},
         {2, {120, 90, 10}, {K, X}, {1, 1}, FM_LOSS_SOFTMAX_XENT, FM_OPT_RMSPROP,
-         FM_METRIC_CATEGORICAL_ACCURACY, 700, 300},
+         FM_METRIC_CATEGORICAL_ACCURACY, 700, 300, 0},
         /* the regression net */
         {3, {8, 64, 64, 1}, {R, R, I}, {1, 1, 1}, FM_LOSS_MSE, FM_OPT_ADAM, FM_METRIC_MAE, 200,
-         32},
+         32, 0},
         {2, {20, 30, 1}, {S, S}, {1, 1}, FM_LOSS_SIGMOID_BCE, FM_OPT_MOMENTUM,
-         FM_METRIC_BINARY_ACCURACY, 90, 9},
-        {2, {50, 70, 3}, {H, I}, {0, 1}, FM_LOSS_SSE, FM_OPT_ADAGRAD, FM_METRIC_MSE, 61, 16},
-        {1, {11, 4, 0, 0}, {I}, {1}, FM_LOSS_MAE, FM_OPT_SGD, -1, 33, 5},
+         FM_METRIC_BINARY_ACCURACY, 90, 9, 0},
+        {2, {50, 70, 3}, {H, I}, {0, 1}, FM_LOSS_SSE, FM_OPT_ADAGRAD, FM_METRIC_MSE, 61, 16, 0},
+        {1, {11, 4, 0, 0}, {I}, {1}, FM_LOSS_MAE, FM_OPT_SGD, -1, 33, 5, 0},
+        /* x cast while gathered: bytes (images), and the other float type */
+        {2, {120, 90, 10}, {R, X}, {1, 1}, FM_LOSS_SOFTMAX_XENT_SPARSE, FM_OPT_ADAM,
+         FM_METRIC_SPARSE_ACCURACY, 200, 64, 1 + FM_X_U8},
+        {3, {8, 64, 64, 1}, {R, R, I}, {1, 1, 1}, FM_LOSS_MSE, FM_OPT_ADAM, FM_METRIC_MAE, 200,
+         32, 1 + FM_X_F64},
+        {3, {13, 37, 29, 5}, {R, H, X}, {1, 1, 1}, FM_LOSS_SOFTMAX_XENT_SPARSE, FM_OPT_ADAM,
+         FM_METRIC_SPARSE_ACCURACY, 50, 7, 1 + FM_X_F32},
     };
     for (size_t i = 0; i < sizeof nets / sizeof *nets; i++)
         FN(train_case)(&nets[i]);
