@@ -12,10 +12,11 @@
  * loops, the optimizers, whole training runs (fm_train_steps: the packed
  * first layer, the row and column splits of a team) and predict.
  *
- *   paths_agree [--require PATH]... [--threads N]
+ *   paths_agree [--require PATH]... [--only PATH]... [--threads N]
  *
- * Exit status 0 when every case agrees (and every required path was
- * usable), 1 otherwise. Inputs are finite and random (a fixed seed), so no
+ * checks every path this CPU runs (--only: just those named). Exit status
+ * 0 when every case agrees (and every required path was usable), 1
+ * otherwise. Inputs are finite and random (a fixed seed), so no
  * NaN's sign can differ.
  */
 #include <float.h>
@@ -89,25 +90,30 @@ static int use(int arch)
 
 int main(int argc, char **argv)
 {
-    int required[N_ARCH] = {0}, threads = 0;
+    int required[N_ARCH] = {0}, only[N_ARCH] = {0}, any_only = 0, threads = 0;
     for (int i = 1; i < argc; i++) {
         int found = -1;
         if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
             threads = atoi(argv[++i]);
             continue;
         }
-        if (strcmp(argv[i], "--require") == 0 && i + 1 < argc) {
+        int is_only = strcmp(argv[i], "--only") == 0;
+        if ((is_only || strcmp(argv[i], "--require") == 0) && i + 1 < argc) {
             i++;
             for (int a = 0; a < N_ARCH; a++)
                 if (strcmp(argv[i], fm_arch_name(a)) == 0)
                     found = a;
         }
         if (found < 0) {
-            fprintf(stderr, "usage: %s [--require generic|avx2|avx512]... [--threads N]\n",
+            fprintf(stderr,
+                    "usage: %s [--require PATH]... [--only PATH]... [--threads N]\n"
+                    "  PATH: generic, avx2 or avx512\n",
                     argv[0]);
             return 2;
         }
-        required[found] = 1;
+        required[found] = 1; /* --only PATH requires it too */
+        only[found] |= is_only;
+        any_only |= is_only;
     }
     if (threads > 0)
         fm_set_num_threads(threads);
@@ -125,7 +131,7 @@ int main(int argc, char **argv)
     if (status != 0)
         return status; /* before any case: the run would not prove what was asked */
     for (int a = 0; a < N_ARCH; a++) {
-        if (!fm_arch_compiled(a) || !fm_arch_supported(a))
+        if (!fm_arch_compiled(a) || !fm_arch_supported(a) || (any_only && !only[a]))
             continue;
         path = a;
         long before_cases = cases, before_failures = failures;
