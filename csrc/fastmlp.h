@@ -269,8 +269,10 @@ ptrdiff_t fm_train_steps_f64(const fm_mlp *net, const void *x, int x_type, const
                              int64_t *iterations, double *work, double *step_loss,
                              double *step_metrics);
 
-/* Outputs of the MLP (activations included) for `rows` samples into out
- * (rows x dims[L]), at most `batch` rows at a time; each output row has the
+/* Outputs of the MLP (activations included) for `rows` samples of x (rows
+ * x dims[0] C-contiguous elements of x_type, cast block by block as in
+ * fm_train_steps) into out (rows x dims[L]), at most `batch` rows at a
+ * time; each output row has the
  * bits the Python path of predict gives it. Only the layer fields of net
  * are read. fm_predict_work_bytes is the workspace for the current thread
  * count; with less, fewer threads run.
@@ -283,10 +285,12 @@ ptrdiff_t fm_train_steps_f64(const fm_mlp *net, const void *x, int x_type, const
  * single block of rows) it did not look. */
 size_t fm_predict_work_bytes_f32(const fm_mlp *net, ptrdiff_t batch);
 size_t fm_predict_work_bytes_f64(const fm_mlp *net, ptrdiff_t batch);
-int fm_predict_f32(const fm_mlp *net, const float *x, ptrdiff_t rows, ptrdiff_t batch,
-                   const float *params, float *work, size_t work_bytes, float *out);
-int fm_predict_f64(const fm_mlp *net, const double *x, ptrdiff_t rows, ptrdiff_t batch,
-                   const double *params, double *work, size_t work_bytes, double *out);
+int fm_predict_f32(const fm_mlp *net, const void *x, int x_type, ptrdiff_t rows,
+                   ptrdiff_t batch, const float *params, float *work, size_t work_bytes,
+                   float *out);
+int fm_predict_f64(const fm_mlp *net, const void *x, int x_type, ptrdiff_t rows,
+                   ptrdiff_t batch, const double *params, double *work, size_t work_bytes,
+                   double *out);
 
 #ifdef __cplusplus
 }

@@ -631,16 +631,24 @@ static ptrdiff_t FN(predict_block_rows)(ptrdiff_t batch)
     return batch < FM_PREDICT_ROWS ? (batch > 0 ? batch : 1) : FM_PREDICT_ROWS;
 }
 
-/* Elements of one thread's two ping-pong buffers. */
-static ptrdiff_t FN(predict_thread_elems)(const fm_mlp *net, ptrdiff_t batch)
+/* The widest hidden layer (1 with none). */
+static ptrdiff_t FN(predict_widest)(const fm_mlp *net)
 {
     ptrdiff_t widest = 1;
     for (int i = 1; i < net->n_layers; i++)
         widest = net->dims[i] > widest ? net->dims[i] : widest;
-    return 2 * FN(predict_block_rows)(batch) * widest;
+    return widest;
 }
 
-/* The packed kernels first, then each thread's two ping-pong buffers. */
+/* Elements of one thread's buffers: two ping-pong halves for the hidden
+ * activations, then a block of input rows cast to T (for an x of another
+ * type). */
+static ptrdiff_t FN(predict_thread_elems)(const fm_mlp *net, ptrdiff_t batch)
+{
+    return FN(predict_block_rows)(batch) * (2 * FN(predict_widest)(net) + net->dims[0]);
+}
+
+/* The packed kernels first, then each thread's buffers (predict_thread_elems). */
 static size_t FN(predict_packed_bytes)(const fm_mlp *net)
 {
     return 64 + FN(packed_kernels_elems)(net) * sizeof(T);
@@ -656,18 +664,23 @@ size_t FN(fm_predict_work_bytes)(const fm_mlp *net, ptrdiff_t batch)
  * halves holding the hidden activations; the kernels packed in advance, or
  * (packed NULL) by each GEMM, which may then use every thread. Returns 0 if
  * these rows of x are finite, 1 if they may not be (see fm_predict). */
-static int FN(predict_rows)(const fm_mlp *net, const T *x, ptrdiff_t r0, ptrdiff_t r1,
-                            ptrdiff_t block, const T *params, T *const *packed, T *buf, T *out)
+static int FN(predict_rows)(const fm_mlp *net, const void *x, int x_type, ptrdiff_t r0,
+                            ptrdiff_t r1, ptrdiff_t block, const T *params, T *const *packed,
+                            T *buf, T *out)
 {
     int suspect = packed == NULL; /* fm_gemm does not look */
     const int L = net->n_layers;
     const ptrdiff_t *d = net->dims;
     ptrdiff_t w_off[FM_MAX_LAYERS], b_off[FM_MAX_LAYERS];
     layer_offsets(net, w_off, b_off);
-    T *half[2] = {buf, buf + FN(predict_thread_elems)(net, block) / 2};
+    T *half[2] = {buf, buf + block * FN(predict_widest)(net)};
+    T *cast = buf + 2 * block * FN(predict_widest)(net);
+    const int own = x_type == (sizeof(T) == sizeof(float) ? FM_X_F32 : FM_X_F64);
     for (ptrdiff_t start = r0; start < r1; start += block) {
         ptrdiff_t n = r1 - start < block ? r1 - start : block;
-        const T *a = x + start * d[0];
+        const T *a = own ? (const T *)x + start * d[0] : cast;
+        if (!own)
+            FN(gather_x)(cast, x, x_type, d[0], NULL, start, n);
         for (int i = 0; i < L; i++) {
             /* the last layer writes its rows of `out` directly */
             T *y = i == L - 1 ? out + start * d[L] : half[i % 2];
@@ -690,8 +703,8 @@ static int FN(predict_rows)(const fm_mlp *net, const T *x, ptrdiff_t r0, ptrdiff
  * layers on its own: rows are independent, so after the packing no thread
  * waits for another, and the bits do not depend on the split. work must
  * hold fm_predict_work_bytes. */
-int FN(fm_predict)(const fm_mlp *net, const T *x, ptrdiff_t rows, ptrdiff_t batch,
-                   const T *params, T *work, size_t work_bytes, T *out)
+int FN(fm_predict)(const fm_mlp *net, const void *x, int x_type, ptrdiff_t rows,
+                   ptrdiff_t batch, const T *params, T *work, size_t work_bytes, T *out)
 {
     int suspect = 0;
     ptrdiff_t block = FN(predict_block_rows)(batch);
@@ -709,8 +722,8 @@ int FN(fm_predict)(const fm_mlp *net, const T *x, ptrdiff_t rows, ptrdiff_t batc
          * thread, and a few rows do not pay for packing all the kernels. */
         if (blocks > 1)
             FN(pack_kernels_share)(net, params, packed, 0, 1);
-        return FN(predict_rows)(net, x, 0, rows, block, params, blocks > 1 ? packed : NULL,
-                                bufs, out);
+        return FN(predict_rows)(net, x, x_type, 0, rows, block, params,
+                                blocks > 1 ? packed : NULL, bufs, out);
     }
     unsigned caller_mode = fp_mode_get();
 #pragma omp parallel num_threads(nt) reduction(| : suspect)
@@ -722,7 +735,8 @@ int FN(fm_predict)(const fm_mlp *net, const T *x, ptrdiff_t rows, ptrdiff_t batc
         FN(pack_kernels_share)(net, params, packed, tid, team);
 #pragma omp barrier
         share_of(blocks, team, tid, &b0, &b1);
-        suspect |= FN(predict_rows)(net, x, b0 * block, b1 * block < rows ? b1 * block : rows,
+        suspect |= FN(predict_rows)(net, x, x_type, b0 * block,
+                                    b1 * block < rows ? b1 * block : rows,
                                     block, params, packed, bufs + tid * (per_thread / sizeof(T)),
                                     out);
         fp_mode_set(own_mode);

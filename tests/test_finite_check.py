@@ -354,7 +354,8 @@ def test_predict_of_a_finite_x_whose_sums_overflow_returns_them(threads, dtype, 
 
     scans = []
     scan = model_module._first_nonfinite
-    monkeypatch.setattr(model_module, "_first_nonfinite", lambda a: scans.append(a) or scan(a))
+    monkeypatch.setattr(model_module, "_first_nonfinite",
+                        lambda a, *rest: scans.append(a) or scan(a, *rest))
     x = np.full((PREDICT_ROWS, 37), np.finfo(dtype).max / 4)
     model = predict_model(dtype, first_act="linear", last="linear")
     weights = model.get_weights()

@@ -15,9 +15,10 @@ from fastmlp import _kernels, train_loop
 X_DTYPES = ["uint8", "float32", "float64"]
 
 
-def make_model(dtype, backend="c", features=12):
-    model = fm.Sequential([fm.Input(shape=(features,)), fm.Dense(23, activation="relu"),
-                           fm.Dense(4, activation="softmax")], seed=3, dtype=dtype,
+def make_model(dtype, backend="c", features=12, built=True):
+    head = [fm.Input(shape=(features,))] if built else []  # without: built by its first x
+    model = fm.Sequential(head + [fm.Dense(23, activation="relu"),
+                                  fm.Dense(4, activation="softmax")], seed=3, dtype=dtype,
                           backend=backend)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
@@ -122,3 +123,53 @@ def test_all_finite_as_float32_flags_exactly_the_doubles_that_overflow():
         assert _kernels.all_finite(x, as_float32=True) == want, value
     with pytest.raises(ValueError, match="as_float32"):
         _kernels.all_finite(np.zeros(3, np.float32), as_float32=True)
+
+
+@pytest.mark.parametrize("in_c", [True, False], ids=["c-predict", "python-predict"])
+@pytest.mark.parametrize("x_dtype", X_DTYPES)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_predict_and_evaluate_on_x_as_given_equal_those_on_converted_x(dtype, x_dtype, in_c):
+    x, y = make_data(x_dtype, rows=613)  # predict's blocks of 240 rows, and a remainder
+    model = make_model(dtype)
+    fit(model, x.astype(dtype), y)
+    verbose = 0 if in_c else 2  # a progress bar takes predict's Python path
+    got = model.predict(x, batch_size=1000, verbose=verbose)
+    want = model.predict(x.astype(dtype), batch_size=1000, verbose=verbose)
+    np.testing.assert_array_equal(got, want)
+    assert model.evaluate(x, y, return_dict=True) == \
+        model.evaluate(x.astype(dtype), y, return_dict=True)
+
+
+@pytest.mark.parametrize("bad,message", [(np.nan, "contains NaN or inf"),
+                                         (1e39, "overflows float32")])
+@pytest.mark.parametrize("built", [True, False])
+def test_predict_refuses_a_bad_float64_value_it_would_cast(bad, message, built):
+    x, y = make_data("float64", rows=613)
+    model = make_model("float32", built=built)
+    if built:
+        fit(model, x, y)
+    x[500, 2] = bad
+    for call in (lambda: model.predict(x, batch_size=1000),
+                 lambda: model.evaluate(x, y)):
+        with pytest.raises(ValueError, match=message) as err:
+            call()
+        assert "(500, 2)" in str(err.value)
+        assert model.built == built  # a bad x leaves an unbuilt model unbuilt
+
+
+def test_predict_and_evaluate_make_no_converted_copy_of_x():
+    x, y = make_data("float64", rows=40_000, features=100)
+    model = make_model("float32", features=100)
+    fit(model, x[:64], y[:64])
+    model.predict(x[:300], batch_size=1000)  # the workspaces first
+    model.evaluate(x[:300], y[:300], batch_size=1000)
+    copy = x.shape[0] * x.shape[1] * 4
+    for call in (lambda: model.predict(x, batch_size=1000),
+                 lambda: model.evaluate(x, y, batch_size=1000)):
+        tracemalloc.start()
+        try:
+            call()
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert peak < copy / 8, f"{peak} bytes allocated; a converted copy is {copy}"

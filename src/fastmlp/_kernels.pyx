@@ -121,9 +121,11 @@ cdef extern from "fastmlp.h" nogil:
     int FM_MAX_LAYERS
     size_t fm_predict_work_bytes_f32(const fm_mlp *net, Py_ssize_t batch)
     size_t fm_predict_work_bytes_f64(const fm_mlp *net, Py_ssize_t batch)
-    int fm_predict_f32(const fm_mlp *net, const float *x, Py_ssize_t rows, Py_ssize_t batch,
+    int fm_predict_f32(const fm_mlp *net, const void *x, int x_type, Py_ssize_t rows,
+                       Py_ssize_t batch,
                        const float *params, float *work, size_t work_bytes, float *out)
-    int fm_predict_f64(const fm_mlp *net, const double *x, Py_ssize_t rows, Py_ssize_t batch,
+    int fm_predict_f64(const fm_mlp *net, const void *x, int x_type, Py_ssize_t rows,
+                       Py_ssize_t batch,
                        const double *params, double *work, size_t work_bytes, double *out)
 
 
@@ -582,17 +584,20 @@ cdef class TrainPlan:
                                           &iterations[0], &work[0], &step_loss[0], pm)
         return done
 
-    def predict(self, const floating[:, ::1] x, Py_ssize_t batch, const floating[::1] params,
-                floating[::1] work, floating[:, ::1] out) -> bool:
-        """Outputs for every row of x into out, batch rows at a time. Returns
-        False if x is known to be finite, True if it may hold a NaN or inf
-        and must be scanned (csrc/fastmlp.h, fm_predict)."""
+    def predict(self, const floating[::1] params, const unsigned char[:, ::1] x_bytes,
+                int x_type, Py_ssize_t batch, floating[::1] work, floating[:, ::1] out) -> bool:
+        """Outputs for every row of x into out, batch rows at a time; x as in
+        run (bytes and an X_TYPES index). Returns False if x is known to be
+        finite, True if it may hold a NaN or inf and must be scanned
+        (csrc/fastmlp.h, fm_predict)."""
         cdef fm_mlp *net = &self.net
-        cdef Py_ssize_t rows = x.shape[0], L = net.n_layers
+        cdef Py_ssize_t rows = x_bytes.shape[0], L = net.n_layers
         cdef size_t need
         cdef int suspect
         _need(batch >= 1, "predict: batch must be >= 1")
-        _need(x.shape[1] == self._dims[0], "predict: x width differs from the input layer")
+        _need(0 <= x_type < len(X_TYPES), "predict: unknown x_type")
+        _need(x_bytes.shape[1] == self._dims[0] * X_TYPES[x_type].itemsize,
+              "predict: x width differs from the input layer")
         _need(out.shape[0] == rows and out.shape[1] == self._dims[L], "predict: out shape")
         _need(params.shape[0] == self.n_params, "predict: params size")
         if floating is float:
@@ -605,11 +610,11 @@ cdef class TrainPlan:
         cdef floating *pw = &work[0] if work.shape[0] else NULL
         with nogil:
             if floating is float:
-                suspect = fm_predict_f32(net, &x[0, 0], rows, batch, &params[0], pw,
-                                         <size_t>work.shape[0] * sizeof(float), &out[0, 0])
+                suspect = fm_predict_f32(net, &x_bytes[0, 0], x_type, rows, batch, &params[0],
+                                         pw, <size_t>work.shape[0] * sizeof(float), &out[0, 0])
             else:
-                suspect = fm_predict_f64(net, &x[0, 0], rows, batch, &params[0], pw,
-                                         <size_t>work.shape[0] * sizeof(double), &out[0, 0])
+                suspect = fm_predict_f64(net, &x_bytes[0, 0], x_type, rows, batch, &params[0],
+                                         pw, <size_t>work.shape[0] * sizeof(double), &out[0, 0])
         return suspect != 0
 
     def predict_work_bytes(self, Py_ssize_t batch, bint double_precision) -> int:

@@ -706,7 +706,9 @@ class Sequential:
             stop = min(rows, start + batch_size)
             if cbs is not None:
                 cbs.on_test_batch_begin(step)
-            loss, acts = self._step_loss(ws, x[start:stop], y[start:stop], training=False,
+            # an x kept in another dtype (see evaluate) is cast a batch at a time
+            xb = np.asarray(x[start:stop], dtype=self.dtype)
+            loss, acts = self._step_loss(ws, xb, y[start:stop], training=False,
                                          need_outputs=bool(metrics), backward=False)
             sums["loss"] += loss * (stop - start)
             for m in metrics:
@@ -725,7 +727,8 @@ class Sequential:
         self._require_compiled("evaluate")
         batch_size = _check_int("evaluate", "batch_size", 32 if batch_size is None else batch_size, 1)
         verbose = _check_verbose("evaluate", verbose)
-        x_arr, y_arr = self._prepare_xy(x, y, "evaluate")
+        # x stays as given if of a dtype cast batch by batch: no copy of all of it
+        x_arr, y_arr = self._prepare_xy(x, y, "evaluate", convert=False)
         self._ensure_built(self._sample_shape)  # as Keras, an unbuilt model builds here
         cbs = CallbackList(callbacks, model=self, add_progbar=verbose != 0, verbose=verbose,
                            steps=-(-x_arr.shape[0] // batch_size), batch_size=batch_size,
@@ -753,12 +756,13 @@ class Sequential:
         # which saves a pass over x: x is scanned only if they say it may not
         # be. An unbuilt model scans first, so that a bad x leaves it unbuilt.
         scan_after = in_c and self.built
-        x_arr = self._prepare_x(x, "predict", check_finite=not scan_after)
+        # x stays as given if the C predict can cast its rows (as in fit)
+        x_arr = self._prepare_x(x, "predict", check_finite=not scan_after, convert=not in_c)
         self._ensure_built(self._sample_shape)  # as Keras, an unbuilt model builds here
         rows = x_arr.shape[0]
         if in_c:
             out, suspect = train_loop.predict(self, x_arr, batch_size)
-            if scan_after and suspect and _first_nonfinite(x_arr) is not None:
+            if scan_after and suspect and _first_nonfinite(x_arr, self.dtype) is not None:
                 self._prepare_x(x, "predict")  # raises, naming x's first NaN/inf
             return out
         cbs = CallbackList(callbacks, model=self, add_progbar=verbose != 0, verbose=verbose,

@@ -135,13 +135,18 @@ def predict(model: Any, x: np.ndarray, batch_size: int) -> tuple[np.ndarray, boo
     """The outputs for x computed by one C call (same kernels and results
     as the Python path), for a model :func:`can_predict` serves; and whether
     x may hold a NaN or inf (False: it is known to be finite)."""
+    from fastmlp import _kernels
+
     plan = _layer_plan(model)
     dtype = model.dtype
     batch = max(1, min(batch_size, x.shape[0]))
     work = np.empty(-(-plan.predict_work_bytes(batch, dtype == np.float64) // dtype.itemsize),
                     dtype=dtype)
     out = np.empty((x.shape[0], model._dims[-1]), dtype=dtype)
-    suspect = plan.predict(np.ascontiguousarray(x), batch, model.params, work, out)
+    # x C-contiguous, of the model's dtype or another the C casts (see run)
+    x = np.ascontiguousarray(x)
+    x_type = _kernels.X_TYPES.index(x.dtype)
+    suspect = plan.predict(model.params, x.view(np.uint8), x_type, batch, work, out)
     return out, suspect
 
 

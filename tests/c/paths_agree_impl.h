@@ -514,7 +514,7 @@ static void FN(train_case)(const FN(net_case) *nc)
 
     /* predict with the trained weights against the reference forward pass */
     T *pred = alloc((size_t)(rows * out) * sizeof(T));
-    PA_CAT(fm_predict, SFX)(&net, x, rows, rows, ref.params, work, pred_bytes, pred);
+    PA_CAT(fm_predict, SFX)(&net, xs, x_type, rows, rows, ref.params, work, pred_bytes, pred);
     FN(forward)(&net, ref.params, x, rows, outs, NULL);
     snprintf(line, sizeof line, "%s: fm_predict differs from the layers' GEMMs", what);
     check(FN(same)(pred, outs[L - 1], (size_t)(rows * out)), line);
