@@ -39,11 +39,13 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64|i686)$")
   list(APPEND fm_kernel_targets fm_avx2 fm_avx512)
 endif()
 
+# as a list: a multi-word flag (-Xclang -fopenmp) must stay two arguments
+separate_arguments(fm_openmp_flags UNIX_COMMAND "${OpenMP_C_FLAGS}")
 foreach(t ${fm_kernel_targets})
   target_include_directories(${t} PRIVATE ${FM_CSRC})
   target_compile_options(${t} PRIVATE ${FM_COMMON_FLAGS})
   if(OpenMP_C_FOUND AND FM_STATIC_LINK)
-    target_compile_options(${t} PRIVATE ${OpenMP_C_FLAGS})
+    target_compile_options(${t} PRIVATE ${fm_openmp_flags})
   elseif(OpenMP_C_FOUND)
     target_link_libraries(${t} PRIVATE OpenMP::OpenMP_C)
   endif()
@@ -53,7 +55,7 @@ target_compile_definitions(fm_kernels PRIVATE
 if(OpenMP_C_FOUND AND FM_STATIC_LINK)
   # tests/c links statically: -fopenmp then takes libgomp.a, where the
   # imported target (above too) would name libgomp.so
-  target_link_options(fm_kernels INTERFACE ${OpenMP_C_FLAGS})
+  target_link_options(fm_kernels INTERFACE ${fm_openmp_flags})
 elseif(OpenMP_C_FOUND)
   target_link_libraries(fm_kernels PUBLIC OpenMP::OpenMP_C)
 else()

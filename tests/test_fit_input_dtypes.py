@@ -48,12 +48,17 @@ def test_fit_on_x_as_given_equals_fit_on_converted_x(dtype, x_dtype, python_loop
     x, y = make_data(x_dtype)
     if python_loop:
         monkeypatch.setattr(train_loop, "plan", lambda model, cbs: None)
+    seen = []  # the dtypes of the x the C loop is handed
+    run = train_loop.ChunkedTrainer.run
+    monkeypatch.setattr(train_loop.ChunkedTrainer, "run",
+                        lambda self, x, *rest: seen.append(x.dtype) or run(self, x, *rest))
     got = fit(make_model(dtype, backend), x, y)
+    monkeypatch.undo()
     want = fit(make_model(dtype, backend), x.astype(dtype), y)
     np.testing.assert_array_equal(got[0], want[0])
     assert got[1] == want[1]
-    if backend == "c" and not python_loop:  # the C loop must really have run
-        assert train_loop.plan(make_model(dtype), fm.callbacks.CallbackList([])) is not None
+    c_loop = backend == "c" and not python_loop
+    assert set(seen) == ({np.dtype(x_dtype)} if c_loop else set())  # x as given, uncopied
 
 
 @pytest.mark.parametrize("x_dtype", X_DTYPES)
@@ -65,12 +70,13 @@ def test_validation_split_of_x_as_given_equals_that_of_converted_x(x_dtype):
     assert got[1] == want[1] and "val_loss" in got[1]
 
 
-@pytest.mark.parametrize("x_dtype", ["uint8", "float64"])
-def test_fit_makes_no_converted_copy_of_x(x_dtype):
-    # 40,000 x 100: a float32 copy would be 16 MB; NumPy reports its buffers
-    # to tracemalloc, so a copy would show in the peak
+@pytest.mark.parametrize("dtype,x_dtype", [("float32", "uint8"), ("float32", "float64"),
+                                           ("float64", "uint8"), ("float64", "float32")])
+def test_fit_makes_no_converted_copy_of_x(dtype, x_dtype):
+    # 40,000 x 100: a converted copy would be 16 or 32 MB; NumPy reports its
+    # buffers to tracemalloc, so a copy would show in the peak
     x, y = make_data(x_dtype, rows=40_000, features=100)
-    model = make_model("float32", features=100)
+    model = make_model(dtype, features=100)
     fit(model, x[:64], y[:64])  # builds the model and its buffers first
     tracemalloc.start()
     try:
@@ -78,7 +84,7 @@ def test_fit_makes_no_converted_copy_of_x(x_dtype):
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    copy = x.shape[0] * x.shape[1] * 4
+    copy = x.shape[0] * x.shape[1] * np.dtype(dtype).itemsize
     assert peak < copy / 8, f"fit allocated {peak} bytes; a converted copy is {copy}"
 
 
@@ -116,11 +122,15 @@ def test_all_finite_as_float32_flags_exactly_the_doubles_that_overflow():
     with np.errstate(over="ignore"):
         as32 = values.astype(np.float32)
     assert list(np.isfinite(as32)) == [True] * 5 + [False] * 6 + [True]
+    # 80,000 doubles (625 KiB): two threads from 256 KiB (csrc/finite.c)
     for i, value in enumerate(values):
-        x = np.zeros(9000)  # long enough for the vector loop and the threads
-        x[i * 700 + 3] = value
-        want = -1 if np.isfinite(as32[i]) else i * 700 + 3
+        x = np.zeros(80_000)
+        x[50_000 + i * 700] = value  # in the second half: the second thread's share
+        want = -1 if np.isfinite(as32[i]) else 50_000 + i * 700
         assert _kernels.all_finite(x, as_float32=True) == want, value
+    x = np.zeros(80_000)
+    x[70_000], x[45_000], x[20_000] = np.inf, edge, below
+    assert _kernels.all_finite(x, as_float32=True) == 45_000  # the first, whichever thread
     with pytest.raises(ValueError, match="as_float32"):
         _kernels.all_finite(np.zeros(3, np.float32), as_float32=True)
 

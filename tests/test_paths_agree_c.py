@@ -3,7 +3,9 @@
 The program is what scripts/check-avx512 runs inside an emulated AVX-512
 CPU; here it runs on the paths this CPU has, so a change that breaks it (or
 that one path no longer agrees) fails the ordinary test run. It is built
-from the same cmake/kernels.cmake as the extension, i.e. the same objects.
+from the same cmake/kernels.cmake as the extension: the same sources with
+the same flags. Here it is linked dynamically (the emulator's copy is
+static), so no static C library is needed.
 """
 
 from __future__ import annotations
@@ -19,22 +21,24 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _cmake() -> list[str]:
-    """The cmake of the test extra (a PyPI wheel: its binary sits next to
+def _tool(name: str) -> str:
+    """A tool of the test extra (PyPI wheels: the binaries sit next to
     python's), else the one on PATH."""
     where = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    exe = shutil.which("cmake", path=where)
+    exe = shutil.which(name, path=where)
     if exe is None:
-        pytest.fail("cmake not found: install the test extra (pip install '.[test]')")
-    return [exe]
+        pytest.fail(f"{name} not found: install the test extra (pip install '.[test]')")
+    return exe
 
 
 @pytest.fixture(scope="module")
 def paths_agree(tmp_path_factory) -> Path:
     build = tmp_path_factory.mktemp("paths_agree")
-    cmake = _cmake()
-    for args in (["-S", str(ROOT / "tests" / "c"), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release"],
-                 ["--build", str(build), "-j", "2"]):
+    cmake = [_tool("cmake")]
+    configure = ["-S", str(ROOT / "tests" / "c"), "-B", str(build), "-G", "Ninja",
+                 f"-DCMAKE_MAKE_PROGRAM={_tool('ninja')}", "-DCMAKE_BUILD_TYPE=Release",
+                 "-DFM_STATIC_LINK=OFF"]
+    for args in (configure, ["--build", str(build), "-j", "2"]):
         done = subprocess.run(cmake + args, capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr
     return build / "paths_agree"

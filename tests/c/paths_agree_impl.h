@@ -549,9 +549,11 @@ static void FN(train_cases)(void)
          FM_METRIC_BINARY_ACCURACY, 90, 9, 0},
         {2, {50, 70, 3}, {H, I}, {0, 1}, FM_LOSS_SSE, FM_OPT_ADAGRAD, FM_METRIC_MSE, 61, 16, 0},
         {1, {11, 4, 0, 0}, {I}, {1}, FM_LOSS_MAE, FM_OPT_SGD, -1, 33, 5, 0},
-        /* x cast while gathered: bytes (images), and the other float type */
+        /* x cast while gathered: bytes (images; 613 rows, so that predict
+         * runs several blocks of 240 rows, prepacked and, with threads, a
+         * team), and the other float type */
         {2, {120, 90, 10}, {R, X}, {1, 1}, FM_LOSS_SOFTMAX_XENT_SPARSE, FM_OPT_ADAM,
-         FM_METRIC_SPARSE_ACCURACY, 200, 64, 1 + FM_X_U8},
+         FM_METRIC_SPARSE_ACCURACY, 613, 64, 1 + FM_X_U8},
         {3, {8, 64, 64, 1}, {R, R, I}, {1, 1, 1}, FM_LOSS_MSE, FM_OPT_ADAM, FM_METRIC_MAE, 200,
          32, 1 + FM_X_F64},
         {3, {13, 37, 29, 5}, {R, H, X}, {1, 1, 1}, FM_LOSS_SOFTMAX_XENT_SPARSE, FM_OPT_ADAM,
