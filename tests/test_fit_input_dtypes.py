@@ -62,12 +62,36 @@ def test_fit_on_x_as_given_equals_fit_on_converted_x(dtype, x_dtype, python_loop
 
 
 @pytest.mark.parametrize("x_dtype", X_DTYPES)
-def test_validation_split_of_x_as_given_equals_that_of_converted_x(x_dtype):
+def test_validation_of_x_as_given_equals_that_of_converted_x(x_dtype):
     x, y = make_data(x_dtype)
     got = fit(make_model("float32"), x, y, validation_split=0.25)
     want = fit(make_model("float32"), x.astype(np.float32), y, validation_split=0.25)
     np.testing.assert_array_equal(got[0], want[0])
     assert got[1] == want[1] and "val_loss" in got[1]
+    got = fit(make_model("float32"), x[:100], y[:100], validation_data=(x[100:], y[100:]))
+    want = fit(make_model("float32"), x[:100].astype(np.float32), y[:100],
+               validation_data=(x[100:].astype(np.float32), y[100:]))
+    np.testing.assert_array_equal(got[0], want[0])
+    assert got[1] == want[1] and "val_loss" in got[1]
+
+
+@pytest.mark.parametrize("how", ["validation_split", "validation_data"])
+def test_validation_makes_no_converted_copy_either(how):
+    x, y = make_data("float64", rows=40_000, features=100)
+    model = make_model("float32", features=100)
+    fit(model, x[:64], y[:64], validation_data=(x[64:128], y[64:128]))  # buffers first
+    extra = ({"validation_split": 0.5} if how == "validation_split"
+             else {"validation_data": (x[20_000:], y[20_000:])})
+    tracemalloc.start()
+    try:
+        model.fit(x if how == "validation_split" else x[:20_000],
+                  y if how == "validation_split" else y[:20_000],
+                  batch_size=128, epochs=1, verbose=0, **extra)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    copy = 20_000 * x.shape[1] * 4  # the validation half as float32
+    assert peak < copy / 8, f"fit allocated {peak} bytes; a converted copy is {copy}"
 
 
 @pytest.mark.parametrize("dtype,x_dtype", [("float32", "uint8"), ("float32", "float64"),

@@ -574,8 +574,7 @@ class Sequential:
                     f"fit: validation_data x has samples of shape {self._sample_shape} but x "
                     f"has {sample_shape}")
         elif split > 0.0:
-            x_arr, y_arr, (x_val, y_val) = _split_last(x_arr, y_arr, split)
-            val = (np.ascontiguousarray(x_val, dtype=self.dtype), y_val)
+            x_arr, y_arr, val = _split_last(x_arr, y_arr, split)  # x_val cast by batch
         cbs = CallbackList(callbacks, model=None, add_history=True, add_progbar=verbose != 0,
                            verbose=verbose, epochs=epochs,
                            steps=-(-x_arr.shape[0] // batch_size),
@@ -595,7 +594,8 @@ class Sequential:
             raise ValueError(
                 f"fit: validation_data must be a tuple (x_val, y_val), got {n}"
                 + (" items (sample weights are not supported)" if n == 3 else ""))
-        return self._prepare_xy(data[0], data[1], "fit: validation_data")
+        # kept as given when _evaluate_arrays can cast it batch by batch
+        return self._prepare_xy(data[0], data[1], "fit: validation_data", convert=False)
 
     def _train(self, x, y, val, batch_size, epochs, initial_epoch, shuffle, cbs) -> None:
         rows = x.shape[0]
