@@ -93,14 +93,10 @@ void FM_NAME(fm_bias_act)(int act, FM_T slope, ptrdiff_t rows, ptrdiff_t cols, F
     }
     for (ptrdiff_t i = 0; i < rows; i++) {
         FM_T *row = c + i * ldc;
-        if (bias == NULL) {
+        if (bias == NULL)
             loops->act_row(act, slope, cols, row, row);
-        } else if (act != FM_ACT_SOFTMAX) {
+        else
             loops->bias_act_row(act, slope, cols, bias, row);
-        } else {
-            loops->bias_act_row(FM_ACT_IDENTITY, slope, cols, bias, row);
-            loops->act_row(act, slope, cols, row, row);
-        }
     }
 }
 

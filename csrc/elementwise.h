@@ -34,7 +34,7 @@ void fm_column_sum_range_f64(ptrdiff_t rows, ptrdiff_t cols, const double *x, pt
 
 /* One CPU family's build of the loops (elementwise_loops.h), per element
  * type: y = act(x) on one row; dx = grad * act'(.) through the output y;
- * c = act(c + bias) on one row (not softmax); sums of columns [j0, j0 + nj). */
+ * c = act(c + bias) on one row; sums of columns [j0, j0 + nj). */
 #define FM_DEFINE_ELEM_LOOPS(T, SFX)                                                     \
     typedef struct {                                                                    \
         void (*act_row)(int act, T slope, ptrdiff_t n, const T *x, T *y);              \

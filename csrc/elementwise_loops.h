@@ -123,10 +123,10 @@ static void FM_NAME(act_row)(int act, FM_T slope, ptrdiff_t n, const FM_T *x, FM
     }
 }
 
-/* c = act(c + bias) over one row of n, for an elementwise act (not
- * softmax): the GEMM's write-back. The cheap activations take the sum and
- * the activation in one pass; the others add first and then call act_row,
- * whose loop the sum's would otherwise keep from vectorising. */
+/* c = act(c + bias) over one row of n (a whole softmax row): the GEMM's
+ * write-back. The cheap activations take the sum and the activation in one
+ * pass; the others add first and then call act_row, whose loop the sum's
+ * would otherwise keep from vectorising (and softmax needs the whole row). */
 static void FM_NAME(bias_act_row)(int act, FM_T slope, ptrdiff_t n, const FM_T *bias,
                                   FM_T *c)
 {

@@ -13,10 +13,15 @@
 static void FN(gather_rows)(T *dst, const T *src, ptrdiff_t cols, const int64_t *idx,
                             ptrdiff_t start, ptrdiff_t n)
 {
-    for (ptrdiff_t i = 0; i < n; i++) {
-        ptrdiff_t r = idx ? (ptrdiff_t)idx[start + i] : start + i;
-        memcpy(dst + i * cols, src + r * cols, (size_t)cols * sizeof(T));
-    }
+    for (ptrdiff_t i = 0; i < n; i++)
+        memcpy(dst + i * cols, src + sample_at(idx, start + i) * cols,
+               (size_t)cols * sizeof(T));
+}
+
+/* The fm_x_type of an x that holds T already. */
+static int FN(own_x_type)(void)
+{
+    return sizeof(T) == sizeof(float) ? FM_X_F32 : FM_X_F64;
 }
 
 /* Rows order[start..start+n) of the training input x (cols wide, of
@@ -26,13 +31,15 @@ static void FN(gather_rows)(T *dst, const T *src, ptrdiff_t cols, const int64_t 
 static void FN(gather_x)(T *dst, const void *x, int x_type, ptrdiff_t cols,
                          const int64_t *order, ptrdiff_t start, ptrdiff_t n)
 {
+    if (x_type == FN(own_x_type)()) {
+        FN(gather_rows)(dst, (const T *)x, cols, order, start, n);
+        return;
+    }
     const size_t row_bytes = (size_t)cols * x_elem_bytes(x_type);
     for (ptrdiff_t i = 0; i < n; i++) {
         const char *src = (const char *)x + (size_t)sample_at(order, start + i) * row_bytes;
         T *d = dst + i * cols;
-        if (x_type == (sizeof(T) == sizeof(float) ? FM_X_F32 : FM_X_F64)) {
-            memcpy(d, src, row_bytes);
-        } else if (x_type == FM_X_F64) {
+        if (x_type == FM_X_F64) {
             const double *s = (const double *)(const void *)src;
             for (ptrdiff_t j = 0; j < cols; j++)
                 d[j] = (T)s[j];
@@ -675,7 +682,7 @@ static int FN(predict_rows)(const fm_mlp *net, const void *x, int x_type, ptrdif
     layer_offsets(net, w_off, b_off);
     T *half[2] = {buf, buf + block * FN(predict_widest)(net)};
     T *cast = buf + 2 * block * FN(predict_widest)(net);
-    const int own = x_type == (sizeof(T) == sizeof(float) ? FM_X_F32 : FM_X_F64);
+    const int own = x_type == FN(own_x_type)();
     for (ptrdiff_t start = r0; start < r1; start += block) {
         ptrdiff_t n = r1 - start < block ? r1 - start : block;
         const T *a = own ? (const T *)x + start * d[0] : cast;
