@@ -138,6 +138,12 @@ def test_a_bad_float64_value_is_refused_before_any_weight_changes(bad, message):
     np.testing.assert_array_equal(model.params, before)
 
 
+def test_the_python_and_the_bindings_list_the_same_x_types():
+    # train_loop.X_TYPES decides what stays uncopied; the bindings' copy
+    # indexes the C's fm_x_type: one order for both
+    assert train_loop.X_TYPES == _kernels.X_TYPES
+
+
 def test_all_finite_as_float32_flags_exactly_the_doubles_that_overflow():
     edge = 2.0**128 - 2.0**103  # FLT_MAX + half an ulp: rounds (to even) to inf
     below = np.nextafter(edge, 0)

@@ -466,7 +466,7 @@ class Sequential:
         The model's expected shape is ``self._sample_shape`` afterwards.
         NaN/inf raise unless check_finite is False (the caller checks).
         With convert=False an x that is already C-contiguous and of a dtype
-        the C training loop casts row by row (_GATHER_DTYPES) is returned as
+        the C training loop casts row by row (train_loop.X_TYPES) is returned as
         it is, checked as if converted: fit then needs no converted copy."""
         arr = _as_numeric(x, f"{what}: x")
         flatten = bool(self._layers) and isinstance(self._layers[0], Flatten)
@@ -989,12 +989,12 @@ def _contiguous_finite(arr: np.ndarray, dtype: np.dtype, what: str,
                        check: bool = True, convert: bool = True) -> np.ndarray:
     """``arr`` as a C-contiguous array of ``dtype`` (copied only if needed),
     checked for NaN/inf unless ``check`` is False; with convert=False, arr
-    itself if it is C-contiguous and of one of _GATHER_DTYPES.
+    itself if it is C-contiguous and of one of train_loop.X_TYPES.
 
     The values as ``dtype`` are checked (one fast C pass, whatever the
     input's layout), so a finite value that only overflows in the
     conversion (1e39 as float32) is caught too, with its own message."""
-    if not convert and arr.dtype in _GATHER_DTYPES and arr.flags.c_contiguous:
+    if not convert and arr.dtype in train_loop.X_TYPES and arr.flags.c_contiguous:
         out = arr
         where = _first_nonfinite(arr, as_dtype=dtype) if check else None
     else:
@@ -1044,13 +1044,6 @@ def _sparse_labels(arr: np.ndarray, units: int, name: str, what: str) -> np.ndar
             f"{what}: label {bad} is out of range for the output layer's {units} units "
             f"(labels must be 0..{units - 1})")
     return np.ascontiguousarray(arr, dtype=np.int64)
-
-
-# x dtypes the C training loop casts as it gathers each minibatch
-# (_kernels.X_TYPES): fit keeps such an x as it is instead of converting all
-# of it, which would cost a second copy of the data (188 MB for
-# Fashion-MNIST's images as float64 or uint8) and a pass over it per fit.
-_GATHER_DTYPES = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.uint8))
 
 
 def _split_last(x: np.ndarray, y: np.ndarray, split: float):

@@ -47,6 +47,12 @@ _METRIC_CODES = {
 _CHUNK_SAFE_CALLBACKS = (callbacks_module.History, callbacks_module.ProgbarLogger,
                          callbacks_module.EarlyStopping)
 _MAX_LAYERS = 64
+# The dtypes of x the C loop and predict cast row by row, in fm_x_type order
+# (csrc/fastmlp.h; _kernels.X_TYPES is the bindings' copy): fit, evaluate and
+# predict keep such an x as given rather than convert all of it, which would
+# cost a second copy of the data (188 MB for Fashion-MNIST's images as
+# float64 or uint8) and a pass over it per call.
+X_TYPES = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.uint8))
 _CHUNK_SECONDS = 0.1  # how often control returns to Python (progress bar, Ctrl-C)
 
 
@@ -135,19 +141,20 @@ def predict(model: Any, x: np.ndarray, batch_size: int) -> tuple[np.ndarray, boo
     """The outputs for x computed by one C call (same kernels and results
     as the Python path), for a model :func:`can_predict` serves; and whether
     x may hold a NaN or inf (False: it is known to be finite)."""
-    from fastmlp import _kernels
-
     plan = _layer_plan(model)
     dtype = model.dtype
     batch = max(1, min(batch_size, x.shape[0]))
     work = np.empty(-(-plan.predict_work_bytes(batch, dtype == np.float64) // dtype.itemsize),
                     dtype=dtype)
     out = np.empty((x.shape[0], model._dims[-1]), dtype=dtype)
-    # x C-contiguous, of the model's dtype or another the C casts (see run)
-    x = np.ascontiguousarray(x)
-    x_type = _kernels.X_TYPES.index(x.dtype)
-    suspect = plan.predict(model.params, x.view(np.uint8), x_type, batch, work, out)
+    suspect = plan.predict(model.params, *_x_arg(np.ascontiguousarray(x)), batch, work, out)
     return out, suspect
+
+
+def _x_arg(x: np.ndarray) -> tuple[np.ndarray, int]:
+    """x (C-contiguous, of one of X_TYPES) as the C takes it: its bytes and
+    its fm_x_type, so that it need not have the model's dtype."""
+    return x.view(np.uint8), X_TYPES.index(x.dtype)
 
 
 class ChunkedTrainer:
@@ -180,16 +187,10 @@ class ChunkedTrainer:
         opt = self.model.optimizer
         self.iterations[0] = opt.iterations
         labels, targets = (y, None) if self.sparse else (None, y)
-        # x as bytes and its element type: x need not have the model's dtype
-        # (the C loop casts each gathered row, see _kernels.X_TYPES)
-        from fastmlp import _kernels
-
-        x_type = _kernels.X_TYPES.index(x.dtype)
         try:
-            done = self.plan.run(self.model.params, x.view(np.uint8), x_type, targets, labels,
-                                 order, batch, first, count, self.model.grads, self.slot1,
-                                 self.slot2, self.iterations, self.work, self.losses,
-                                 self.metrics)
+            done = self.plan.run(self.model.params, *_x_arg(x), targets, labels, order, batch,
+                                 first, count, self.model.grads, self.slot1, self.slot2,
+                                 self.iterations, self.work, self.losses, self.metrics)
         finally:
             opt.iterations = int(self.iterations[0])
         return done
