@@ -63,6 +63,16 @@ def gemm(a: ArrayLike, b: ArrayLike, out: Optional[np.ndarray] = None, *, trans_
          bias: Optional[ArrayLike] = None, activation: Optional[str] = "identity",
          slope: float = 0.01) -> np.ndarray:
     """out = act(alpha * op(a) @ op(b) + beta * out + bias); see fastmlp.backends."""
+    # The common call is checked and run by one binding (~0.3 us, against
+    # ~2.4 for the checks below and the general binding); it declines
+    # anything else, which then gets the full checks and their messages.
+    code = _ACT_CODE.get(activation, -1) if type(activation) is str else -1
+    if activation is None:
+        code = 0
+    if code >= 0:
+        done = _k.gemm_plain(a, b, out, trans_a, trans_b, alpha, beta, bias, code, slope)
+        if done is not None:
+            return done
     a, b, out, bias, alpha, beta, act, slope = chk.gemm_args(
         a, b, out, trans_a, trans_b, alpha, beta, bias, activation, slope)
     _k.gemm(bool(trans_a), bool(trans_b), alpha, a, b, beta, out, bias, _ACT_CODE[act], slope)
