@@ -305,7 +305,9 @@ static void FN(pack_kernel_rows)(const FN(train_ctx) *c, int i, ptrdiff_t f0, pt
 static void FN(read_small_kernels_in_place)(FN(train_ctx) *c, int nt)
 {
     const ptrdiff_t *d = c->net->dims;
-    for (int i = 0; nt == 1 && i < c->net->n_layers; i++)
+    if (nt != 1)
+        return;
+    for (int i = 0; i < c->net->n_layers; i++)
         if (!(i == 0 && c->first_grad != NULL) &&
             (size_t)(d[i] * d[i + 1]) * sizeof(T) <= FM_IN_PLACE_MAX_BYTES)
             c->packed[i] = NULL;

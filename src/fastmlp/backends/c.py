@@ -63,12 +63,12 @@ def gemm(a: ArrayLike, b: ArrayLike, out: Optional[np.ndarray] = None, *, trans_
          bias: Optional[ArrayLike] = None, activation: Optional[str] = "identity",
          slope: float = 0.01) -> np.ndarray:
     """out = act(alpha * op(a) @ op(b) + beta * out + bias); see fastmlp.backends."""
-    # The common call is checked and run by one binding (~0.3 us, against
-    # ~2.4 for the checks below and the general binding); it declines
-    # anything else, which then gets the full checks and their messages.
-    code = _ACT_CODE.get(activation, -1) if type(activation) is str else -1
-    if activation is None:
-        code = 0
+    # The common call is checked and run by one binding (0.64 us a 1x1x1
+    # call, against 2.8 through the checks below and the general binding);
+    # it declines anything else, which then gets the full checks and their
+    # messages.
+    code = 0 if activation is None else (
+        _ACT_CODE.get(activation, -1) if type(activation) is str else -1)
     if code >= 0:
         done = _k.gemm_plain(a, b, out, trans_a, trans_b, alpha, beta, bias, code, slope)
         if done is not None:
